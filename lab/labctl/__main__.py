@@ -1,0 +1,9 @@
+"""``python -m labctl``: the ``lab`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from labctl.cli import main
+
+sys.exit(main())

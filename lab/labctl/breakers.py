@@ -1,0 +1,239 @@
+"""`lab break`: the incident's failures, one by one or all in the article's order.
+
+Node-local damage is done by `k3s-lab break ...` inside the nodes (the stand-in's own
+primitives); what happens between nodes or on the controller is done here, through the API
+and the operator's files, the way the cluster itself would have got there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from labctl import kubeconfig, registry
+from labctl.context import SERVER_TLS, Lab
+from labctl.kubeclient import KubeClient, KubeError
+from labctl.layout import REGISTRY_PORT, Node
+from labctl.up import registry_node, registry_pod, wait_for
+
+Say = Callable[[str], None]
+
+# The article's order: the year passes, the operator's kubeconfig is stale, the agents'
+# x509 storm fills the disks, the apps pile onto the server, the registry restarts empty,
+# a node's clock is off, and the central serving certificate is expired too.
+INCIDENT = (
+    "certs-expired",
+    "kubeconfig-stale",
+    "log-storm",
+    "server-scheduling",
+    "registry-lost",
+    "clock-skew",
+    "serving-cert-expired",
+)
+TEMP_TAINT_KEY = "remedy.lab/break"
+
+
+@dataclass(frozen=True)
+class BreakOptions:
+    skew_hours: float | None = None
+    skew_node: str | None = None
+
+
+def _k3s_lab(lab: Lab, nodes: list[Node], args: list[str]) -> None:
+    """Run `k3s-lab ARGS` in the nodes, in parallel (breaking must take seconds)."""
+
+    def one(node: Node) -> None:
+        lab.podman.exec(node.container, ["k3s-lab", *args], timeout=120)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        for future in [pool.submit(one, n) for n in nodes]:
+            future.result()
+
+
+def certs_expired(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    _k3s_lab(lab, [lab.state.server], ["break", "certs-expired"])
+    _k3s_lab(lab, lab.state.agent_nodes(), ["break", "certs-expired"])
+    say("leaves re-signed to have expired yesterday on every node")
+
+
+def serving_cert_expired(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    _k3s_lab(lab, [lab.state.server], ["break", "serving-cert-expired"])
+    say("k3s-serving / dynamic-cert.json expired on the server")
+
+
+def log_storm(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    _k3s_lab(lab, lab.state.nodes(), ["break", "log-storm"])
+    say("/var/log filled on every node")
+
+
+def clock_skew(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    node = lab.state.node(opts.skew_node) if opts.skew_node else lab.state.agent_nodes()[-1]
+    args = ["break", "clock-skew"]
+    if opts.skew_hours is not None:
+        args += ["--hours", f"{opts.skew_hours:g}"]
+    _k3s_lab(lab, [node], args)
+    say(f"clock of {node.name} skewed")
+
+
+def kubeconfig_stale(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    """The operator's copy keeps last year's admin cert: signed by the real client CA."""
+    server = lab.state.server.container
+    ca_pem = lab.podman.read_file(server, f"{SERVER_TLS}/client-ca.crt").encode()
+    ca_key = lab.podman.read_file(server, f"{SERVER_TLS}/client-ca.key").encode()
+    current = kubeconfig.parse(lab.paths.kubeconfig.read_text())
+    now = dt.datetime.now(dt.UTC)
+    cert, key = kubeconfig.issue_client_cert(
+        ca_pem,
+        ca_key,
+        common_name="system:admin",
+        groups=["system:masters"],
+        not_before=now - dt.timedelta(days=366),
+        not_after=now - dt.timedelta(days=1),
+    )
+    stale = kubeconfig.Credentials(current.server, current.ca_pem, cert, key)
+    kubeconfig.write_private(lab.paths.kubeconfig, kubeconfig.render(stale))
+    say(f"{lab.paths.kubeconfig} now holds an admin cert that expired yesterday")
+
+
+def _taints(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(node.get("spec", {}).get("taints") or [])
+
+
+def _set_taints(client: KubeClient, name: str, taints: list[dict[str, Any]]) -> None:
+    client.merge_patch(f"/api/v1/nodes/{name}", {"spec": {"taints": taints or None}})
+
+
+def _replicaset_pods_on(client: KubeClient, nodes: set[str]) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in client.items("/api/v1/pods")
+        if p.get("spec", {}).get("nodeName") in nodes
+        and not p["metadata"].get("deletionTimestamp")
+        and any(o.get("kind") == "ReplicaSet" for o in p["metadata"].get("ownerReferences") or [])
+    ]
+
+
+def _pod_path(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+
+
+def _running_on(client: KubeClient, node: str) -> int:
+    return sum(
+        1
+        for p in client.items("/api/v1/pods")
+        if p.get("spec", {}).get("nodeName") == node
+        and p.get("status", {}).get("phase") == "Running"
+    )
+
+
+def server_scheduling(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    """Do now what the taint manager does after 300 s of NotReady agents: evict to the server.
+
+    The server is untainted (k3s's default), the agents are kept out while their pods are
+    re-created, then let back in: the end state is the incident's, apps on the server.
+    """
+    client = lab.control()
+    server = lab.state.server.name
+    agents = {n.name for n in lab.state.agent_nodes()}
+    node_objs = {n["metadata"]["name"]: n for n in client.items("/api/v1/nodes")}
+    kept = [t for t in _taints(node_objs[server]) if t["key"].startswith("node.kubernetes.io/")]
+    _set_taints(client, server, kept)
+    client.merge_patch(f"/api/v1/nodes/{server}", {"spec": {"unschedulable": None}})
+    temp = {"key": TEMP_TAINT_KEY, "value": "server-scheduling", "effect": "NoSchedule"}
+    for name in agents:
+        _set_taints(client, name, [*_taints(node_objs[name]), temp])
+    try:
+        moved = _replicaset_pods_on(client, agents)
+        for pod in moved:
+            try:
+                client.delete(_pod_path(pod))
+            except KubeError as err:
+                if err.status != 404:
+                    raise
+        wait_for(
+            "the evicted pods to be re-created on the server",
+            lambda: not _replicaset_pods_on(client, agents) and _pending(client) == 0,
+            90,
+            1.0,
+        )
+    finally:
+        for name in agents:
+            node = client.get(f"/api/v1/nodes/{name}")
+            _set_taints(client, name, [t for t in _taints(node) if t["key"] != TEMP_TAINT_KEY])
+    say(f"{len(moved)} pods evicted from the agents; {_running_on(client, server)} run on {server}")
+
+
+def _pending(client: KubeClient) -> int:
+    return sum(
+        1 for p in client.items("/api/v1/pods") if p.get("status", {}).get("phase") == "Pending"
+    )
+
+
+def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    """Restart the registry pod; without a volume its new container starts empty."""
+    client = lab.control()
+    old = registry_pod(client)
+    if old is None:
+        raise RuntimeError("no registry pod (label app=registry) in the cluster: is the lab up?")
+    old_uid = old["metadata"]["uid"]
+    try:
+        client.delete(_pod_path(old))
+    except KubeError as err:
+        if err.status != 404:
+            raise
+    holder: list[list[str]] = []
+
+    def replaced_and_answering() -> bool:
+        pod = registry_pod(client)
+        node = registry_node(lab, client)
+        if pod is None or pod["metadata"]["uid"] == old_uid or node is None:
+            return False
+        names = registry.catalog(lab.podman, node.container, REGISTRY_PORT)
+        if names is None:
+            return False
+        holder.append(names)
+        return True
+
+    wait_for("the new registry pod to answer on :5000", replaced_and_answering, 90, 1.0)
+    say(f"registry pod restarted without a volume; catalog now {holder[-1] or 'empty'}")
+
+
+BREAKERS: dict[str, Callable[[Lab, BreakOptions, Say], None]] = {
+    "certs-expired": certs_expired,
+    "kubeconfig-stale": kubeconfig_stale,
+    "log-storm": log_storm,
+    "server-scheduling": server_scheduling,
+    "registry-lost": registry_lost,
+    "clock-skew": clock_skew,
+    "serving-cert-expired": serving_cert_expired,
+}
+
+
+def expand(scenarios: list[str], without: list[str]) -> list[str]:
+    """`incident` expands to every breaker in the article's order; duplicates are dropped."""
+    unknown = [s for s in [*scenarios, *without] if s not in BREAKERS and s != "incident"]
+    if unknown:
+        raise ValueError(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from incident, {', '.join(INCIDENT)}"
+        )
+    ordered: list[str] = []
+    for scenario in scenarios:
+        for name in INCIDENT if scenario == "incident" else (scenario,):
+            if name not in ordered and name not in without:
+                ordered.append(name)
+    return ordered
+
+
+def run(lab: Lab, scenarios: list[str], opts: BreakOptions, say: Say) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    for name in scenarios:
+        start = time.monotonic()
+        BREAKERS[name](lab, opts, lambda msg, n=name: say(f"[{n}] {msg}"))
+        timings[name] = time.monotonic() - start
+        say(f"[{name}] done in {timings[name]:.1f}s")
+    return timings
