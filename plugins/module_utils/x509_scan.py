@@ -237,7 +237,7 @@ def _yaml_kubeconfig_fields(text: str) -> list[tuple[str, str, str]]:
         indent = len(line) - len(content)
         if indent == 0 and not content.startswith("-"):
             flush()
-            key = content.split(":", 1)[0].strip()
+            key = _unquote(content.split(":", 1)[0])
             section = key if key in wanted else None
             item_indent = -1
             continue
