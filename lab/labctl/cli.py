@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labctl import breakers, status
+from labctl import breakers, kubeconfig, status
 from labctl.context import Lab
 from labctl.kubeclient import KubeError
 from labctl.layout import (
@@ -78,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
 
     sub.add_parser("down", help="remove the lab's containers and network")
+    kf = sub.add_parser("kubeconfig", help="print the operator kubeconfig's path")
+    kf.add_argument(
+        "--refresh",
+        action="store_true",
+        help="copy the server's current k3s.yaml over it first (what an operator does)",
+    )
     kc = sub.add_parser("kubectl", help="kubectl with the lab's operator kubeconfig")
     kc.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -94,51 +100,71 @@ def _lab(prefix: str, state: LabState | None = None) -> Lab:
     )
 
 
-def _kubectl(lab: Lab, args: list[str]) -> int:
+def cmd_up(args: argparse.Namespace) -> int:
+    state = LabState(
+        prefix=check_prefix(args.name_prefix),
+        image=args.image,
+        version=args.version,
+        agents=args.agents,
+        settings=_settings(args.settings),
+    )
+    bring_up(_lab(args.name_prefix, state), _say)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    paths = paths_for(repo_root(), check_prefix(args.name_prefix))
+    # Without saved state, remove what a default lab with this prefix would have made.
+    state = LabState.load(paths) if paths.state_file.is_file() else LabState(args.name_prefix)
+    teardown(_lab(args.name_prefix, state))
+    paths.state_file.unlink(missing_ok=True)
+    _say(f"removed the lab's containers and network {state.network}")
+    return 0
+
+
+def cmd_break(args: argparse.Namespace) -> int:
+    names = breakers.expand(args.scenarios, args.without)
+    opts = breakers.BreakOptions(skew_hours=args.skew_hours, skew_node=args.skew_node)
+    timings = breakers.run(_lab(args.name_prefix), names, opts, _say)
+    _say(f"broken: {', '.join(names)} in {sum(timings.values()):.1f}s")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    report = status.collect(_lab(args.name_prefix))
+    print(json.dumps(report, indent=2) if args.json else status.render(report))
+    return 0
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    lab = _lab(args.name_prefix)
+    if args.refresh:
+        kubeconfig.write_private(lab.paths.kubeconfig, lab.server_k3s_yaml())
+    print(lab.paths.kubeconfig)
+    return 0
+
+
+def cmd_kubectl(args: argparse.Namespace) -> int:
+    lab = _lab(args.name_prefix)
     venv_kubectl = Path(sys.executable).parent / "kubectl"
     exe = str(venv_kubectl) if venv_kubectl.exists() else "kubectl"
-    os.execvp(exe, [exe, "--kubeconfig", str(lab.paths.kubeconfig), *args])
-    return 127  # not reached
+    os.execvp(exe, [exe, "--kubeconfig", str(lab.paths.kubeconfig), *args.args])
+    return 127  # not reached: exec replaces this process
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "break": cmd_break,
+    "status": cmd_status,
+    "kubeconfig": cmd_kubeconfig,
+    "kubectl": cmd_kubectl,
+}
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "up":
-        state = LabState(
-            prefix=check_prefix(args.name_prefix),
-            image=args.image,
-            version=args.version,
-            agents=args.agents,
-            settings=_settings(args.settings),
-        )
-        bring_up(_lab(args.name_prefix, state), _say)
-        return 0
-    if args.command == "down":
-        paths = paths_for(repo_root(), check_prefix(args.name_prefix))
-        state = (
-            LabState.load(paths)
-            if paths.state_file.is_file()
-            else LabState(prefix=args.name_prefix)
-        )
-        lab = _lab(args.name_prefix, state)
-        teardown(lab)
-        paths.state_file.unlink(missing_ok=True)
-        _say(f"lab{' ' + args.name_prefix if args.name_prefix else ''} removed")
-        return 0
-    lab = _lab(args.name_prefix)
-    if args.command == "break":
-        names = breakers.expand(args.scenarios, args.without)
-        opts = breakers.BreakOptions(skew_hours=args.skew_hours, skew_node=args.skew_node)
-        timings = breakers.run(lab, names, opts, _say)
-        _say(f"broken: {', '.join(names)} in {sum(timings.values()):.1f}s")
-        return 0
-    if args.command == "status":
-        report = status.collect(lab)
-        print(json.dumps(report, indent=2) if args.json else status.render(report))
-        return 0
-    if args.command == "kubectl":
-        return _kubectl(lab, args.args)
-    return 2
+    return COMMANDS[args.command](args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
