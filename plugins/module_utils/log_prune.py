@@ -181,6 +181,10 @@ class Candidate:
         self.allocated = allocated
 
 
+DirIds = dict[str, tuple[int, int]]
+Batch = Callable[["FsPlan", list[Candidate]], None]
+
+
 @dataclass
 class FsPlan:
     """What is prunable on one filesystem, and where to measure its free space."""
@@ -189,7 +193,6 @@ class FsPlan:
     path: str
     deletions: list[Candidate] = field(default_factory=list)
     truncations: list[Candidate] = field(default_factory=list)
-    groups: dict[tuple[str, str], list[Candidate]] = field(default_factory=dict)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -220,25 +223,50 @@ def resolve_paths(options: PruneOptions) -> list[str]:
     return [p for p in resolved if not any(o != p and _inside(p, o) for o in resolved)]
 
 
-class Scanner:
-    """Walks the roots without following symlinks and sorts what it finds into plans."""
+def _eligible(groups: dict[str, list[Candidate]], keep: int) -> list[Candidate]:
+    """Rotated files of one directory minus the newest ``keep`` of each log, oldest first."""
+    out: list[Candidate] = []
+    for members in groups.values():
+        if len(members) > keep:
+            members.sort(key=_by_age)
+            out.extend(members[: len(members) - keep])
+    out.sort(key=_by_age)
+    return out
 
-    def __init__(self, options: PruneOptions) -> None:
+
+def _by_age(cand: Candidate) -> tuple[int, str]:
+    return cand.mtime_ns, cand.path
+
+
+class Scanner:
+    """Walks the roots without following symlinks and sorts what it finds into plans.
+
+    Each directory is opened with O_NOFOLLOW and checked to be the inode its parent
+    listed; its entries are stat'ed relative to that fd. The identities are kept in
+    ``dirs`` so that the Actor can refuse a directory swapped after the scan. With
+    ``on_batch`` each directory's deletions are handed over as soon as it is listed
+    (used when everything eligible goes anyway, so global order does not matter).
+    """
+
+    def __init__(self, options: PruneOptions, on_batch: Batch | None = None) -> None:
         self.options = options
+        self.on_batch = on_batch
         self.exclude = {os.path.realpath(p) for p in options.exclude}
         self.pods_dir = os.path.realpath(options.pods_dir)
         self.plans: OrderedDict[int, FsPlan] = OrderedDict()
+        self.dirs: DirIds = {}
 
     def scan(self, roots: list[str]) -> list[FsPlan]:
         for root in roots:
             st = os.lstat(root)
             self._plan_for(st.st_dev, root)
             if stat.S_ISDIR(st.st_mode):
-                self._walk(root, st.st_dev)
+                self._walk(root, st)
             elif stat.S_ISREG(st.st_mode):
-                self._add_file(*os.path.split(root), root, st)
+                self._file_root(root, st)
         for plan in self.plans.values():
-            self._finish(plan)
+            plan.deletions.sort(key=_by_age)
+            plan.truncations.sort(key=lambda c: (-c.allocated, c.path))
         return list(self.plans.values())
 
     def _plan_for(self, dev: int, path: str) -> FsPlan:
@@ -247,46 +275,89 @@ class Scanner:
             plan = self.plans[dev] = FsPlan(dev=dev, path=path)
         return plan
 
-    def _walk(self, top: str, root_dev: int) -> None:
-        stack = [top]
-        while stack:
-            directory = stack.pop()
-            try:
-                entries = list(os.scandir(directory))
-            except (FileNotFoundError, NotADirectoryError, PermissionError):
-                continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    self._enter(entry, root_dev, stack)
-                elif entry.is_file(follow_symlinks=False):
-                    self._add_file(
-                        directory, entry.name, entry.path, entry.stat(follow_symlinks=False)
-                    )
+    def _file_root(self, path: str, st: os.stat_result) -> None:
+        parent, name = os.path.split(path)
+        pst = os.stat(parent)
+        self.dirs[parent] = (pst.st_dev, pst.st_ino)
+        groups: dict[str, list[Candidate]] = {}
+        self._add_file(self.plans[st.st_dev], parent, name, path, st, groups)
+        self._emit(self.plans[st.st_dev], _eligible(groups, self.options.keep_rotated))
 
-    def _enter(self, entry: os.DirEntry[str], root_dev: int, stack: list[str]) -> None:
-        path = entry.path
+    def _walk(self, top: str, top_st: os.stat_result) -> None:
+        stack = [(top, top_st)]
+        while stack:
+            directory, dir_st = stack.pop()
+            try:
+                fd = os.open(directory, _FLAGS_DIR)
+            except OSError:
+                continue
+            try:
+                if not os.path.samestat(os.fstat(fd), dir_st):
+                    continue
+                self.dirs[directory] = (dir_st.st_dev, dir_st.st_ino)
+                self._list(fd, directory, dir_st.st_dev, stack)
+            finally:
+                os.close(fd)
+
+    def _list(self, fd: int, directory: str, dev: int, stack: list) -> None:
+        plan = self.plans[dev]
+        prefix = directory.rstrip("/") + "/"
+        groups: dict[str, list[Candidate]] = {}
+        pods: list[Candidate] = []
+        for entry in os.scandir(fd):
+            if entry.is_symlink():
+                continue
+            name = entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                self._add_file(plan, directory, name, prefix + name, st, groups)
+            elif stat.S_ISDIR(st.st_mode):
+                self._enter(prefix + name, st, dev, stack, pods)
+        self._emit(plan, [*_eligible(groups, self.options.keep_rotated), *pods])
+
+    def _emit(self, plan: FsPlan, deletions: list[Candidate]) -> None:
+        if not deletions:
+            return
+        if self.on_batch is None:
+            plan.deletions.extend(deletions)
+        else:
+            self.on_batch(plan, deletions)
+
+    def _enter(
+        self, path: str, st: os.stat_result, dev: int, stack: list, pods: list[Candidate]
+    ) -> None:
         if path in self.exclude:
             return
-        st = entry.stat(follow_symlinks=False)
-        if st.st_dev != root_dev:
+        if st.st_dev != dev:
             if self.options.one_file_system:
                 return
             self._plan_for(st.st_dev, path)
         if os.path.dirname(path) == self.pods_dir:
-            self._add_pod_dir(path, st)
+            pod = self._pod_dir(path, st)
+            if pod is not None:
+                pods.append(pod)
         elif path != self.pods_dir or self.options.live_pod_uids is not None:
-            stack.append(path)
+            stack.append((path, st))
 
-    def _add_file(self, parent: str, name: str, path: str, st: os.stat_result) -> None:
-        plan = self.plans.get(st.st_dev) or self._plan_for(st.st_dev, path)
+    def _add_file(  # noqa: PLR0917 -- positional: called once per scanned file
+        self,
+        plan: FsPlan,
+        parent: str,
+        name: str,
+        path: str,
+        st: os.stat_result,
+        groups: dict[str, list[Candidate]],
+    ) -> None:
         match = _ROTATED_RE.fullmatch(name)
         if match is not None and match.lastindex is not None and match.lastindex >= 2:
             allocated = st.st_blocks * 512 if st.st_nlink == 1 else 0
             cand = Candidate("rotated", parent, name, path, st, allocated)
-            key = (parent, match.group(1))
-            group = plan.groups.get(key)
+            group = groups.get(match.group(1))
             if group is None:
-                plan.groups[key] = [cand]
+                groups[match.group(1)] = [cand]
             else:
                 group.append(cand)
             return
@@ -294,25 +365,16 @@ class Scanner:
         if limit is not None and st.st_size > limit and st.st_blocks:
             plan.truncations.append(Candidate("active", parent, name, path, st, st.st_blocks * 512))
 
-    def _add_pod_dir(self, path: str, st: os.stat_result) -> None:
+    def _pod_dir(self, path: str, st: os.stat_result) -> Candidate | None:
         parent, name = os.path.split(path)
         live = self.options.live_pod_uids
         if live is None or "_" not in name or name.rsplit("_", 1)[1] in live:
-            return
+            return None
         allocated, size, newest = _tree_usage(path, st.st_dev)
         cand = Candidate("pod_dir", parent, name, path, st, allocated)
         cand.size = size
         cand.mtime_ns = max(newest, st.st_mtime_ns)
-        self._plan_for(st.st_dev, path).deletions.append(cand)
-
-    def _finish(self, plan: FsPlan) -> None:
-        keep = self.options.keep_rotated
-        for members in plan.groups.values():
-            members.sort(key=lambda c: (c.mtime_ns, c.path))
-            plan.deletions.extend(members[: len(members) - keep] if keep else members)
-        plan.groups.clear()
-        plan.deletions.sort(key=lambda c: (c.mtime_ns, c.path))
-        plan.truncations.sort(key=lambda c: (-c.allocated, c.path))
+        return cand
 
 
 def _tree_usage(top: str, dev: int) -> tuple[int, int, int]:
@@ -359,15 +421,20 @@ class Simulator:
 
 
 class Actor:
-    """Real mode: acts through directory fds checked against the scanned inodes.
+    """Real mode: acts only through directory fds that are the directories scanned.
 
-    The directory is opened with O_NOFOLLOW and compared (dev, inode) with what the scan
-    saw, and the file is re-checked by inode before it is touched, so a path swapped for
-    a symlink between scan and action cannot redirect a deletion out of the roots.
+    A directory is opened with O_NOFOLLOW and must be the inode the scan listed, so a
+    path swapped for a symlink after the scan cannot redirect anything out of the roots.
+    With ``recheck`` (the plan was made for the whole tree before acting) each file is
+    also re-checked by inode, so a file rotated into a planned name in the meantime is
+    left alone. Without it (each directory is acted on right after it is listed) the
+    window is the one ``find -delete`` has.
     """
 
-    def __init__(self) -> None:
-        self._dirs: OrderedDict[str, int] = OrderedDict()
+    def __init__(self, dirs: DirIds, *, recheck: bool) -> None:
+        self.ids = dirs
+        self.recheck = recheck
+        self._fds: OrderedDict[str, int] = OrderedDict()
         self._last: str | None = None
         self._last_fd = -1
 
@@ -375,17 +442,19 @@ class Actor:
         dir_fd = self._dir_fd(cand.parent)
         name = cand.name
         try:
-            st = os.lstat(name, dir_fd=dir_fd)
-            if st.st_ino != cand.ino or st.st_dev != cand.dev:
-                raise Skipped("replaced since the scan")
-            if cand.kind == "pod_dir":
-                return _remove_tree(name, dir_fd, st.st_dev)
+            if self.recheck or cand.kind == "pod_dir":
+                st = os.lstat(name, dir_fd=dir_fd)
+                if st.st_ino != cand.ino or st.st_dev != cand.dev:
+                    raise Skipped("replaced since the scan")
+                if cand.kind == "pod_dir":
+                    return _remove_tree(name, dir_fd, st.st_dev)
+                cand.allocated = st.st_blocks * 512 if st.st_nlink == 1 else 0
             os.unlink(name, dir_fd=dir_fd)
         except FileNotFoundError:
             raise Skipped("vanished since the scan") from None
         except OSError as exc:
             raise Skipped(exc.strerror or str(exc)) from None
-        return st.st_blocks * 512 if st.st_nlink == 1 else 0
+        return cand.allocated
 
     def truncate(self, cand: Candidate) -> int:
         dir_fd = self._dir_fd(cand.parent)
@@ -402,25 +471,29 @@ class Actor:
 
     def close(self) -> None:
         self._last = None
-        while self._dirs:
-            os.close(self._dirs.popitem()[1])
+        while self._fds:
+            os.close(self._fds.popitem()[1])
 
     def _dir_fd(self, path: str) -> int:
         if path == self._last:
             return self._last_fd
-        fd = self._dirs.get(path)
+        fd = self._fds.get(path)
         if fd is None:
             fd = self._open_dir(path)
         else:
-            self._dirs.move_to_end(path)
+            self._fds.move_to_end(path)
         self._last, self._last_fd = path, fd
         return fd
 
     def _open_dir(self, path: str) -> int:
         fd = _or_skip(os.open, path, _FLAGS_DIR)
-        self._dirs[path] = fd
-        if len(self._dirs) > _DIR_FD_CACHE:
-            os.close(self._dirs.popitem(last=False)[1])
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != self.ids.get(path):
+            os.close(fd)
+            raise Skipped("directory replaced since the scan")
+        self._fds[path] = fd
+        if len(self._fds) > _DIR_FD_CACHE:
+            os.close(self._fds.popitem(last=False)[1])
         return fd
 
 
@@ -502,33 +575,66 @@ class PruneResult:
         }
 
 
-def _free_and_size(statvfs: StatVfs, path: str) -> tuple[int, int]:
-    vfs = statvfs(path)
-    return vfs.f_bavail * vfs.f_frsize, vfs.f_blocks * vfs.f_frsize
+@dataclass
+class FsState:
+    """Free space on one filesystem as the run goes: measured once, then accounted."""
+
+    path: str
+    dev: int
+    size: int
+    free_before: int
+    wanted: int | None
+    freed: int = 0
+
+    def met(self) -> bool:
+        return self.wanted is not None and self.free_before + self.freed >= self.wanted
 
 
 class Selector:
     """The one loop that decides what to prune; shared by check mode and real runs."""
 
-    def __init__(self, options: PruneOptions, executor: Executor, result: PruneResult) -> None:
+    def __init__(
+        self, options: PruneOptions, executor: Executor, result: PruneResult, statvfs: StatVfs
+    ) -> None:
         self.options = options
         self.executor = executor
         self.result = result
+        self.statvfs = statvfs
+        self.states: OrderedDict[int, FsState] = OrderedDict()
+
+    def state(self, plan: FsPlan) -> FsState:
+        """The filesystem's state, measured the first time it is needed (before any action)."""
+        state = self.states.get(plan.dev)
+        if state is None:
+            vfs = self.statvfs(plan.path)
+            size = vfs.f_blocks * vfs.f_frsize
+            target = self.options.target_free
+            wanted = None if target is None else target.wanted(size)
+            state = FsState(plan.path, plan.dev, size, vfs.f_bavail * vfs.f_frsize, wanted)
+            self.states[plan.dev] = state
+        return state
+
+    def run(self, plan: FsPlan, candidates: list[Candidate]) -> None:
+        """Act on candidates in order until the target is met or the budget would be exceeded."""
+        state = self.state(plan)
+        budget = self.options.max_delete
+        result = self.result
+        for cand in candidates:
+            if result.budget_exhausted or state.met():
+                return
+            if budget is not None and result.freed + cand.allocated > budget:
+                result.budget_exhausted = True
+                return
+            got = self._act(cand)
+            state.freed += got
+            result.freed += got
 
     def run_fs(self, plan: FsPlan, free: int, wanted: int | None) -> int:
-        """Prune on one filesystem until ``wanted`` is free; returns bytes freed here."""
-        freed = 0
-        for cand in [*plan.deletions, *plan.truncations]:
-            if wanted is not None and free + freed >= wanted:
-                break
-            budget = self.options.max_delete
-            if budget is not None and self.result.freed + cand.allocated > budget:
-                self.result.budget_exhausted = True
-                break
-            got = self._act(cand)
-            freed += got
-            self.result.freed += got
-        return freed
+        """Prune one planned filesystem from a known state; returns the bytes freed."""
+        state = FsState(plan.path, plan.dev, 0, free, wanted)
+        self.states[plan.dev] = state
+        self.run(plan, [*plan.deletions, *plan.truncations])
+        return state.freed
 
     def _act(self, cand: Candidate) -> int:
         truncate = cand.kind == "active"
@@ -537,35 +643,61 @@ class Selector:
         except Skipped as why:
             self.result.skipped.append({"path": cand.path, "reason": str(why)})
             return 0
-        record: dict[str, object] = {"path": cand.path, "bytes": got}
         if truncate:
-            record["size_before"] = cand.size
-            self.result.truncated.append(record)
+            self.result.truncated.append(
+                {"path": cand.path, "bytes": got, "size_before": cand.size}
+            )
         else:
-            record["kind"] = "pod_dir" if cand.kind == "pod_dir" else "file"
-            record["mtime"] = cand.mtime_ns // 1_000_000_000
-            self.result.removed.append(record)
+            kind = "pod_dir" if cand.kind == "pod_dir" else "file"
+            self.result.removed.append(
+                {"path": cand.path, "bytes": got, "kind": kind, "mtime": cand.mtime_ns // 10**9}
+            )
         return got
+
+    def report(self, plans: list[FsPlan], check_mode: bool) -> None:
+        for plan in plans:
+            state = self.state(plan)
+            after = state.free_before + state.freed
+            if not check_mode:
+                vfs = self.statvfs(plan.path)
+                after = vfs.f_bavail * vfs.f_frsize
+            met = True if state.wanted is None else after >= state.wanted
+            report = FsReport(
+                path=plan.path,
+                device=plan.dev,
+                size=state.size,
+                free_before=state.free_before,
+                free_after=after,
+                target=state.wanted,
+                target_met=met,
+                freed=state.freed,
+            )
+            self.result.filesystems.append(report)
 
 
 def prune(options: PruneOptions, *, check_mode: bool, statvfs: StatVfs = os.statvfs) -> PruneResult:
-    """Plan (check mode) or carry out the pruning described by ``options``."""
+    """Plan (check mode) or carry out the pruning described by ``options``.
+
+    With a target or a budget the whole tree is scanned first, so that deletions go
+    oldest first across it. Without either, everything eligible goes anyway, and each
+    directory is pruned as soon as it is listed (oldest first within it), the way
+    ``find -delete`` works.
+    """
     roots = resolve_paths(options)
-    plans = Scanner(options).scan(roots)
     result = PruneResult()
-    executor: Executor = Simulator() if check_mode else Actor()
-    selector = Selector(options, executor, result)
+    streaming = options.target_free is None and options.max_delete is None
+    scanner = Scanner(options)
+    executor: Executor = Simulator() if check_mode else Actor(scanner.dirs, recheck=not streaming)
+    selector = Selector(options, executor, result, statvfs)
+    if streaming:
+        scanner.on_batch = selector.run
     try:
+        plans = scanner.scan(roots)
         for plan in plans:
-            free, size = _free_and_size(statvfs, plan.path)
-            target = options.target_free
-            wanted = None if target is None else target.wanted(size)
-            freed = 0 if result.budget_exhausted else selector.run_fs(plan, free, wanted)
-            after = free + freed if check_mode else _free_and_size(statvfs, plan.path)[0]
-            met = True if wanted is None else after >= wanted
-            result.filesystems.append(
-                FsReport(plan.path, plan.dev, size, free, after, wanted, met, freed)
-            )
+            selector.state(plan)
+        for plan in plans:
+            selector.run(plan, [*plan.deletions, *plan.truncations])
+        selector.report(plans, check_mode)
     finally:
         executor.close()
     return result

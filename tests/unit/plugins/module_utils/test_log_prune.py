@@ -165,9 +165,23 @@ def test_deletes_oldest_first_across_logs(tmp_path: Path) -> None:
     ages = {"b.log.1": 3, "a.log.1": 5, "c.log.2.gz": 1, "a.log.2.gz": 9, "sub/d.log.1": 7}
     for name, age in ages.items():
         write(root / name, 100, age)
-    result = prune(options(root, keep_rotated=0), check_mode=False)
+    # A budget (even one never reached) makes the run plan the whole tree first.
+    result = prune(options(root, keep_rotated=0, max_delete="1T"), check_mode=False)
     expected = sorted(ages, key=lambda n: -ages[n])
     assert removed_paths(result) == [str(root / n) for n in expected]
+    assert not any((root / n).exists() for n in ages)
+
+
+def test_without_target_or_budget_goes_oldest_first_per_directory(tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    ages = {"b.log.1": 3, "a.log.1": 5, "sub/d.log.1": 7, "sub/e.log.1": 1, "c.log.2.gz": 1}
+    for name, age in ages.items():
+        write(root / name, 100, age)
+    removed = removed_paths(prune(options(root, keep_rotated=0), check_mode=False))
+    assert sorted(removed) == sorted(str(root / n) for n in ages)
+    for directory in (root, root / "sub"):
+        mine = [p for p in removed if os.path.dirname(p) == str(directory)]
+        assert mine == sorted(mine, key=lambda p: -ages[os.path.relpath(p, root)])
     assert not any((root / n).exists() for n in ages)
 
 
@@ -290,14 +304,15 @@ def test_file_replaced_after_scan_is_left_alone(tmp_path: Path) -> None:
     root = tmp_path / "log"
     old = write(root / "app.log.1", 100, 5)
     opts = options(root, keep_rotated=0)
-    plans = Scanner(opts).scan(resolve_paths(opts))
+    scanner = Scanner(opts)
+    plans = scanner.scan(resolve_paths(opts))
     # logrotate runs between scan and action: the name now holds a newer file.
     old.rename(root / "app.log.2")
     write(root / "app.log.1", 100, 0)
     result = PruneResult()
-    actor = Actor()
+    actor = Actor(scanner.dirs, recheck=True)
     try:
-        Selector(opts, actor, result).run_fs(plans[0], 0, None)
+        Selector(opts, actor, result, os.statvfs).run(plans[0], plans[0].deletions)
     finally:
         actor.close()
     assert result.removed == []
@@ -313,13 +328,14 @@ def test_directory_swapped_for_symlink_after_scan_is_not_followed(tmp_path: Path
     write(root / "app" / "x.log.1", 10, 5)
     outside = write(tmp_path / "outside" / "x.log.1", 10, 5)
     opts = options(root, keep_rotated=0)
-    plans = Scanner(opts).scan(resolve_paths(opts))
+    scanner = Scanner(opts)
+    plans = scanner.scan(resolve_paths(opts))
     (root / "app").rename(tmp_path / "moved")
     (root / "app").symlink_to(outside.parent, target_is_directory=True)
     result = PruneResult()
-    actor = Actor()
+    actor = Actor(scanner.dirs, recheck=True)
     try:
-        Selector(opts, actor, result).run_fs(plans[0], 0, None)
+        Selector(opts, actor, result, os.statvfs).run(plans[0], plans[0].deletions)
     finally:
         actor.close()
     assert result.removed == []
