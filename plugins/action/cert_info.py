@@ -55,7 +55,7 @@ class ActionModule(ActionBase):
     ) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=x509_scan.ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=x509_scan.argument_spec())
         try:
             moment = parse_moment(args["at"], datetime.now(UTC))
         except ValueError as exc:

@@ -22,14 +22,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 DEFAULT_DATA_DIR = "/var/lib/rancher/k3s"
-DEFAULT_KUBECONFIGS = ["/etc/rancher/k3s/k3s.yaml"]
+DEFAULT_KUBECONFIGS = ("/etc/rancher/k3s/k3s.yaml",)
 
-ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "data_dir": {"type": "path", "default": DEFAULT_DATA_DIR},
-    "kubeconfigs": {"type": "list", "elements": "path", "default": DEFAULT_KUBECONFIGS},
-    "warn_days": {"type": "int", "default": 90},
-    "at": {"type": "str"},
-}
+
+def argument_spec() -> dict[str, dict[str, Any]]:
+    """The options of ``remedy.k3s.cert_info``, shared by the module and its action plugin."""
+    return {
+        "data_dir": {"type": "path", "default": DEFAULT_DATA_DIR},
+        "kubeconfigs": {"type": "list", "elements": "path", "default": list(DEFAULT_KUBECONFIGS)},
+        "warn_days": {"type": "int", "default": 90},
+        "at": {"type": "str"},
+    }
+
 
 # Where the kubeconfig keeps each certificate: (list name, item key, field).
 KUBECONFIG_FIELDS = (
@@ -293,7 +297,7 @@ def _read_error(path: str, exc: OSError) -> dict[str, str]:
 
 def scan(
     data_dir: str = DEFAULT_DATA_DIR,
-    kubeconfigs: list[str] | None = None,
+    kubeconfigs: list[str] | tuple[str, ...] = DEFAULT_KUBECONFIGS,
     read: Reader = read_bytes,
 ) -> dict[str, list[dict[str, Any]]]:
     """Collect the certificates of one node: ``{"collected": [...], "errors": [...]}``.
@@ -319,7 +323,7 @@ def scan(
             errors.append(_read_error(dynamic, exc))
         except ScanError as exc:
             errors.append({"path": dynamic, "msg": str(exc)})
-    for path in DEFAULT_KUBECONFIGS if kubeconfigs is None else kubeconfigs:
+    for path in kubeconfigs:
         if not os.path.lexists(path):
             continue
         try:

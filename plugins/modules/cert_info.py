@@ -266,12 +266,12 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.remedy.k3s.plugins.module_utils.x509_scan import ARGUMENT_SPEC, scan
+from ansible_collections.remedy.k3s.plugins.module_utils.x509_scan import argument_spec, scan
 
 
 def main() -> None:
     # Only collects; the action plugin of the same name parses on the controller.
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     result = scan(module.params["data_dir"], module.params["kubeconfigs"])
     module.exit_json(changed=False, **result)
 
