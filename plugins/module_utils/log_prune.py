@@ -150,7 +150,7 @@ def _strings(params: dict[str, object], key: str, default: tuple[str, ...]) -> l
     value = params.get(key)
     if value is None:
         return list(default)
-    return [str(v) for v in value]  # type: ignore[union-attr]
+    return [str(v) for v in value if str(v)]  # type: ignore[union-attr]
 
 
 def _optional(params: dict[str, object], key: str, parse: Callable[[object, str], object]):  # noqa: ANN202 -- returns what parse returns
@@ -304,7 +304,11 @@ class Scanner:
         prefix = directory.rstrip("/") + "/"
         groups: dict[str, list[Candidate]] = {}
         pods: list[Candidate] = []
-        for entry in os.scandir(fd):
+        try:
+            entries = list(os.scandir(fd))
+        except OSError:
+            return
+        for entry in entries:
             if entry.is_symlink():
                 continue
             name = entry.name

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -323,23 +323,46 @@ def test_file_replaced_after_scan_is_left_alone(tmp_path: Path) -> None:
     assert (root / "app.log.2").exists()
 
 
-def test_directory_swapped_for_symlink_after_scan_is_not_followed(tmp_path: Path) -> None:
-    root = tmp_path / "log"
-    write(root / "app" / "x.log.1", 10, 5)
-    outside = write(tmp_path / "outside" / "x.log.1", 10, 5)
-    opts = options(root, keep_rotated=0)
+def _act_on_plan_after(tmp_path: Path, root: Path, swap: Callable[[], None]) -> PruneResult:
+    opts = options(root, keep_rotated=0, max_delete="1T")
     scanner = Scanner(opts)
     plans = scanner.scan(resolve_paths(opts))
-    (root / "app").rename(tmp_path / "moved")
-    (root / "app").symlink_to(outside.parent, target_is_directory=True)
+    swap()
     result = PruneResult()
     actor = Actor(scanner.dirs, recheck=True)
     try:
         Selector(opts, actor, result, os.statvfs).run(plans[0], plans[0].deletions)
     finally:
         actor.close()
-    assert result.removed == []
-    assert outside.exists()
+    return result
+
+
+@pytest.mark.parametrize("depth", ["app", "app/sub"])
+def test_directory_swapped_for_symlink_after_scan_is_not_followed(
+    tmp_path: Path, depth: str
+) -> None:
+    """Whether the swapped component is the file's own directory or one above it."""
+    root = tmp_path / "log"
+    write(root / "app" / "sub" / "x.log.1", 10, 5)
+    write(root / "app" / "x.log.1", 10, 5)
+    outside = tmp_path / "outside"
+    precious = [write(outside / "sub" / "x.log.1", 10, 5), write(outside / "x.log.1", 10, 5)]
+
+    def swap() -> None:
+        (root / depth).rename(tmp_path / "moved")
+        (root / depth).symlink_to(outside if depth == "app" else outside / "sub")
+
+    result = _act_on_plan_after(tmp_path, root, swap)
+    assert all(p.exists() for p in precious)
+    gone = [] if depth == "app" else [str(root / "app" / "x.log.1")]
+    assert removed_paths(result) == gone
+    reasons = sorted(s["reason"] for s in result.skipped)
+    # O_NOFOLLOW refuses the symlink itself; the inode check catches a real directory
+    # reached through a swapped component above it.
+    if depth == "app":
+        assert reasons == ["Not a directory", "directory replaced since the scan"]
+    else:
+        assert reasons == ["Not a directory"]
 
 
 # ---------------------------------------------------------------------------- roots
