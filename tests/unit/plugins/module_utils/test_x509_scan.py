@@ -361,11 +361,17 @@ def test_nested_names_do_not_split_a_user():
         "      - name: NOT_A_USER\n"
         "        value: x\n"
         "    client-certificate-data: Q0VSVA==\n"
+        "- name: oidc-user\n"
+        "  user:\n"
+        "    auth-provider:\n"
+        "      name: oidc\n"
+        "    client-certificate-data: T0lEQw==\n"
         "# a comment\n"
         "clusters: []\n"
     )
     assert x509_scan.kubeconfig_fields(text) == [
-        ("exec-user", "client-certificate-data", "Q0VSVA==")
+        ("exec-user", "client-certificate-data", "Q0VSVA=="),
+        ("oidc-user", "client-certificate-data", "T0lEQw=="),
     ]
 
 
