@@ -216,7 +216,8 @@ def _storm_lines(node: str, api: str) -> Iterator[Callable[[Callable[[str], str]
         )
 
     def reflector(kind: str, path: str) -> list[Callable[[Callable[[str], str]], str]]:
-        url = f"{api}{path}?limit=500&resourceVersion=0"
+        joiner = "&" if "?" in path else "?"
+        url = f"{api}{path}{joiner}limit=500&resourceVersion=0"
         source = "k8s.io/client-go/informers/factory.go:160"
 
         def warn(reason: Callable[[str], str]) -> str:

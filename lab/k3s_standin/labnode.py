@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime as dt
 import glob
+import grp
 import gzip
 import json
 import os
@@ -146,42 +148,65 @@ def _storm_block(hostname: str, day: dt.datetime, lines: int = 4000) -> bytes:
     return "".join(rows).encode()
 
 
-def _write_until(path: Path, block: bytes, budget: int, compressed: bool) -> int:
-    """Write repeated blocks up to ``budget`` bytes on disk; stops early on ENOSPC."""
-    written = 0
+def _piece(block: bytes, room: int) -> bytes:
+    """As much of ``block`` as fits in ``room`` bytes, cut after a whole line."""
+    if room <= 0:
+        return b""
+    if room >= len(block):
+        return block
+    cut = block.rfind(b"\n", 0, room)
+    return block[: cut + 1] if cut >= 0 else b""
+
+
+def _write_until(path: Path, block: bytes, budget: int, compressed: bool) -> None:
+    """Write whole lines of ``block``, repeated, up to ``budget`` bytes on disk.
+
+    Compressed files use gzip level 0: valid ``.gz`` files that zcat reads, as large on disk
+    as the text they hold, so that filling a disk takes a second instead of minutes.
+    """
     try:
-        if compressed:
-            with (
-                open(path, "wb") as raw,
-                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=0) as gz,
-            ):
-                while raw.tell() + len(block) <= budget:
-                    gz.write(block)
+        with open(path, "wb") as raw:
+            if not compressed:
+                while piece := _piece(block, budget - raw.tell()):
+                    raw.write(piece)
+                return
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=0) as gz:
+                overhead = 64
+                while piece := _piece(block, budget - raw.tell() - overhead):
+                    gz.write(piece)
                     gz.flush()
-            return path.stat().st_size
-        with open(path, "ab") as handle:
-            while written + len(block) <= budget:
-                handle.write(block)
-                written += len(block)
+                    overhead = 64 + len(piece) // 16000 * 5
     except OSError as error:
         if error.errno != 28:  # ENOSPC: exactly what the breaker is after
             raise
-    return written
 
 
-def fill_to_full(directory: Path, block: bytes) -> None:
-    """Append to ``directory/syslog`` until the filesystem refuses another byte."""
+def fill_to_full(directory: Path, block: bytes, limit: int) -> None:
+    """Append to ``directory/syslog`` until the filesystem refuses another byte.
+
+    ``limit`` (the free space measured before, plus slack) bounds the loop should the
+    filesystem be larger than it said.
+    """
+    written = 0
     with open(directory / "syslog", "ab", buffering=0) as handle:
         chunk = block
-        while chunk:
+        while chunk and written < limit:
+            chunk = _piece(chunk, limit - written) or chunk[: limit - written]
             try:
-                handle.write(chunk)
+                written += handle.write(chunk) or 0
             except OSError as error:
                 if error.errno != 28:
                     raise
                 if len(chunk) == 1:
                     return
                 chunk = chunk[: len(chunk) // 2]
+
+
+def _like_rsyslog(path: Path) -> None:
+    """Debian's rsyslog files: root:adm 0640."""
+    os.chmod(path, 0o640)
+    with contextlib.suppress(KeyError, PermissionError):
+        os.chown(path, 0, grp.getgrnam("adm").gr_gid)
 
 
 def break_log_storm(layout: Layout, out: TextIO, hostname: str) -> None:
@@ -203,8 +228,10 @@ def break_log_storm(layout: Layout, out: TextIO, hostname: str) -> None:
             compressed,
         )
         stamp = (day + dt.timedelta(hours=23, minutes=59)).timestamp()
+        _like_rsyslog(target)
         os.utime(target, (stamp, stamp))
-    fill_to_full(log_dir, _storm_block(hostname, today))
+    remaining = shutil.disk_usage(log_dir).free
+    fill_to_full(log_dir, _storm_block(hostname, today), remaining + (1 << 20))
     usage = shutil.disk_usage(log_dir)
     out.write(f"{log_dir}: {usage.used * 100 // usage.total}% used, {usage.free} bytes free\n")
 

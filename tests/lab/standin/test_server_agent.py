@@ -5,6 +5,8 @@ Real TLS, real certificates, real HTTP; only systemd and the containers are left
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import io
 import json
 import shutil
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from k3s_standin import agent, labnode, nodeconfig, settings
+from k3s_standin import agent, certcmd, dynamiccert, labnode, nodeconfig, pki, settings
 from k3s_standin.layout import ROOT_ENV, Layout
 from k3s_standin.loadbalancer import LoadBalancer
 from k3s_standin.server import ServerProcess
@@ -70,7 +72,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     )
     server_log = Log()
     process = ServerProcess(config, settings.load(server_layout.lab_yaml), server_log)
-    password = process.prepare(labnode.pki.utcnow())
+    password = process.prepare(pki.utcnow())
     api = process.start_api("127.0.0.1", 0)
     process.start_kubelet(api.port, password)
     agent_layout = _lab(agent_root)
@@ -122,8 +124,8 @@ def test_agent_joins_with_the_token_and_stays_ready(cluster: dict) -> None:
     for name in ("client-kubelet", "serving-kubelet", "client-kube-proxy", "client-k3s-controller"):
         assert (agent_layout.agent_dir / f"{name}.crt").stat().st_mode & 0o777 == 0o600
         assert (agent_layout.agent_dir / f"{name}.key").stat().st_mode & 0o777 == 0o600
-    certs = labnode.pki.load_certs(agent_layout.agent_dir / "client-kubelet.crt")
-    assert labnode.pki.go_subject(certs[0].subject) == "CN=system:node:agent1,O=system:nodes"
+    certs = pki.load_certs(agent_layout.agent_dir / "client-kubelet.crt")
+    assert pki.go_subject(certs[0].subject) == "CN=system:node:agent1,O=system:nodes"
     node = api.store.find("nodes", "", "agent1")
     assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.33.1+k3s1"
     assert node["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "k3s"
@@ -210,3 +212,74 @@ def test_serving_cert_expired_makes_the_agent_fail_verification(cluster: dict) -
     secret = api.store.find("secrets", "kube-system", "k3s-serving")
     on_disk = json.loads(cluster["server"].dynamic_cert.read_text())
     assert secret["data"] == on_disk["data"]
+
+
+def _restart(cluster: dict) -> ServerProcess:
+    """Stop the server process and start a new one on the same files (systemctl restart k3s)."""
+    cluster["process"].stop()
+    old = cluster["process"]
+    process = ServerProcess(old.config, old.lab, cluster["server_log"])
+    password = process.prepare(pki.utcnow())
+    api = process.start_api("127.0.0.1", 0)
+    process.start_kubelet(api.port, password)
+    cluster["process"] = process
+    cluster["api"] = process.api
+    return process
+
+
+def _serving_leaf(layout: Layout) -> object:
+    return dynamiccert.read_file(layout).leaf
+
+
+def test_server_restart_renews_expired_leaves_and_the_kubeconfig(cluster: dict) -> None:
+    layout, monkeypatch = cluster["server"], cluster["monkeypatch"]
+    monkeypatch.setenv(ROOT_ENV, str(layout.root))
+    assert labnode.main(["break", "certs-expired"], out=io.StringIO()) == 0
+    assert {leaf["status"] for leaf in labnode.facts(layout)["leaves"]} == {"EXPIRED"}
+    process = _restart(cluster)
+    now = pki.utcnow()
+    wait_for(process.kubelet_started.is_set, "the embedded agent to fetch its certificates")
+    assert {leaf["status"] for leaf in labnode.facts(layout)["leaves"]} == {"OK"}
+    data = yaml.safe_load(layout.kubeconfig.read_text())
+    pem = base64.b64decode(data["users"][0]["user"]["client-certificate-data"])
+    admin = pki.split_pem_certs(pem)[0]
+    assert pki.not_after(admin) > now + dt.timedelta(days=364)
+    assert "Certificate client-admin.crt renewed" in cluster["server_log"].text()
+
+
+def test_expired_serving_cert_survives_a_restart_until_both_copies_go(cluster: dict) -> None:
+    layout, monkeypatch = cluster["server"], cluster["monkeypatch"]
+    monkeypatch.setenv(ROOT_ENV, str(layout.root))
+    assert labnode.main(["break", "serving-cert-expired"], out=io.StringIO()) == 0
+    wait_for(
+        lambda: (
+            dynamiccert.from_secret(
+                cluster["api"].store.find("secrets", "kube-system", "k3s-serving")
+            ).leaf
+            == _serving_leaf(layout)
+        ),
+        "the Secret to follow dynamic-cert.json",
+    )
+    now = pki.utcnow()
+    _restart(cluster)
+    assert pki.not_after(_serving_leaf(layout)) < now
+    # The documented remedy: delete the Secret and the file, restart k3s.
+    cluster["api"].store.delete("secrets", "kube-system", "k3s-serving")
+    layout.dynamic_cert.unlink()
+    _restart(cluster)
+    leaf = _serving_leaf(layout)
+    assert pki.not_after(leaf) > now + dt.timedelta(days=364)
+    secret = cluster["api"].store.find("secrets", "kube-system", "k3s-serving")
+    assert dynamiccert.from_secret(secret).leaf == leaf
+
+
+def test_rotate_then_restart_regenerates_the_serving_cert(cluster: dict) -> None:
+    layout, monkeypatch = cluster["server"], cluster["monkeypatch"]
+    before = _serving_leaf(layout)
+    monkeypatch.setenv(ROOT_ENV, str(layout.root))
+    certcmd.rotate(layout, [], io.StringIO())
+    assert layout.dynamic_cert_regenerate.exists()
+    _restart(cluster)
+    assert not layout.dynamic_cert_regenerate.exists()
+    assert _serving_leaf(layout) != before
+    assert (layout.tls_dir / "client-admin.crt").exists()
