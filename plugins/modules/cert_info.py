@@ -33,9 +33,10 @@ description:
     wrapper must unpack its payload into a temporary directory). When the node reports
     that, the action plugin pipes the same stdlib collector straight to the node's Python
     interpreter, which writes no file, and adds a warning that the disk is full. This
-    needs a connection that can feed a command's standard input (C(ssh), C(local)); with
-    pipelining disabled over C(ssh), it works when the transfer error names
-    C(No space left on device).
+    needs a connection that can feed a command's standard input (C(ssh), C(local)).
+    Enable pipelining (the project's C(ansible.cfg) does). Without it, Ansible first
+    creates a remote temporary directory and copies the module there, and the fallback
+    only starts when that step's error says C(No space left on device).
   - Dates are evaluated against the controller's clock (or O(at)), not the node's, so a
     node with a skewed clock still gets the right verdict.
 author:
