@@ -14,11 +14,13 @@ the blocks it holds, and removing one name of a hard-linked file frees nothing.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -679,6 +681,19 @@ class Selector:
             self.result.filesystems.append(report)
 
 
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    # The scan makes a few objects per file and none of them form cycles; with 100,000
+    # files the collector's repeated passes over them cost about a third of the run.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def prune(options: PruneOptions, *, check_mode: bool, statvfs: StatVfs = os.statvfs) -> PruneResult:
     """Plan (check mode) or carry out the pruning described by ``options``.
 
@@ -695,13 +710,14 @@ def prune(options: PruneOptions, *, check_mode: bool, statvfs: StatVfs = os.stat
     selector = Selector(options, executor, result, statvfs)
     if streaming:
         scanner.on_batch = selector.run
-    try:
-        plans = scanner.scan(roots)
-        for plan in plans:
-            selector.state(plan)
-        for plan in plans:
-            selector.run(plan, [*plan.deletions, *plan.truncations])
-        selector.report(plans, check_mode)
-    finally:
-        executor.close()
+    with _without_cyclic_gc():
+        try:
+            plans = scanner.scan(roots)
+            for plan in plans:
+                selector.state(plan)
+            for plan in plans:
+                selector.run(plan, [*plan.deletions, *plan.truncations])
+            selector.report(plans, check_mode)
+        finally:
+            executor.close()
     return result

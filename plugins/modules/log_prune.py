@@ -25,11 +25,16 @@ description:
     never touched.
   - Stops as soon as O(target_free) is free on each filesystem, or before O(max_delete)
     bytes would be exceeded. Without O(target_free) it prunes everything it may.
+  - With O(target_free) or O(max_delete) the whole tree is scanned first and deletions go
+    oldest first across it, each file re-checked by inode just before it goes. Without
+    either, every eligible file goes anyway, so each directory is pruned (oldest first) as
+    soon as it is listed, at the pace of C(find -delete).
   - Space is counted in allocated blocks, so a sparse file frees only the blocks it holds
     and removing one name of a hard-linked file frees nothing.
-  - Follows no symlinks. A symlink is never a log, a symlinked directory is not entered,
-    and each file is re-checked by inode just before it is touched. Does not cross into
-    another filesystem unless O(one_file_system=false).
+  - Follows no symlinks. A symlink is never a log and a symlinked directory is not
+    entered. Every action goes through a directory opened with C(O_NOFOLLOW) and checked to
+    be the inode the scan listed, so a directory swapped for a symlink meanwhile is left
+    alone. Does not cross into another filesystem unless O(one_file_system=false).
   - Leaves C(/var/log/journal) alone by default; vacuum the journal with journald.
   - A second run once the target is met changes nothing.
 author:
@@ -136,7 +141,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 removed:
-  description: Files and pod log directories removed (or that would be, in check mode), in order.
+  description:
+    - Files and pod log directories removed (or that would be, in check mode), in the order
+      acted on (see the description for the order with and without a target or budget).
   returned: always
   type: list
   elements: dict

@@ -625,3 +625,16 @@ def test_one_file_system_skips_mounts_below_root(tmp_path: Path, tmpfs: Path) ->
     result = prune(crossing, check_mode=False)
     assert removed_paths(result) == [str(other)]
     assert {fs.path for fs in result.filesystems} == {str(root), str(tmpfs)}
+
+
+def test_garbage_collector_is_back_on_after_a_run_even_a_failed_one(tmp_path: Path) -> None:
+    import gc  # noqa: PLC0415 -- only this test looks at the collector
+
+    def broken_statvfs(path: str) -> os.statvfs_result:
+        raise OSError(5, "Input/output error", path)
+
+    prune(options(tmp_path), check_mode=True)
+    assert gc.isenabled()
+    with pytest.raises(OSError, match="Input/output error"):
+        prune(options(tmp_path), check_mode=False, statvfs=broken_statvfs)
+    assert gc.isenabled()
