@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from labctl import kubeconfig, registry
+from labctl import kubeconfig, registry, scheduling
 from labctl.context import SERVER_TLS, Lab
-from labctl.kubeclient import KubeClient, KubeError
+from labctl.kubeclient import KubeError
 from labctl.layout import REGISTRY_PORT, Node
-from labctl.up import registry_node, registry_pod, wait_for
+from labctl.registry import registry_node, registry_pod
+from labctl.waiting import wait_for
 
 Say = Callable[[str], None]
 
@@ -34,7 +34,6 @@ INCIDENT = (
     "clock-skew",
     "serving-cert-expired",
 )
-TEMP_TAINT_KEY = "remedy.lab/break"
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,11 @@ class BreakOptions:
     skew_node: str | None = None
 
 
-def _k3s_lab(lab: Lab, nodes: list[Node], args: list[str]) -> None:
+def _k3s_lab(lab: Lab, nodes: list[Node], args: list[str], stdin: bytes | None = None) -> None:
     """Run `k3s-lab ARGS` in the nodes, in parallel (breaking must take seconds)."""
 
     def one(node: Node) -> None:
-        lab.podman.exec(node.container, ["k3s-lab", *args], timeout=120)
+        lab.podman.exec(node.container, ["k3s-lab", *args], input_bytes=stdin, timeout=120)
 
     with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
         for future in [pool.submit(one, n) for n in nodes]:
@@ -55,8 +54,12 @@ def _k3s_lab(lab: Lab, nodes: list[Node], args: list[str]) -> None:
 
 
 def certs_expired(lab: Lab, opts: BreakOptions, say: Say) -> None:
+    # Agents hold no CA keys: hand them the server's (as a joining server would get them).
+    bundle = lab.podman.exec(lab.state.server.container, ["k3s-lab", "ca-bundle"]).stdout
     _k3s_lab(lab, [lab.state.server], ["break", "certs-expired"])
-    _k3s_lab(lab, lab.state.agent_nodes(), ["break", "certs-expired"])
+    _k3s_lab(
+        lab, lab.state.agent_nodes(), ["break", "certs-expired", "--ca-from", "-"], bundle.encode()
+    )
     say("leaves re-signed to have expired yesterday on every node")
 
 
@@ -99,38 +102,6 @@ def kubeconfig_stale(lab: Lab, opts: BreakOptions, say: Say) -> None:
     say(f"{lab.paths.kubeconfig} now holds an admin cert that expired yesterday")
 
 
-def _taints(node: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(node.get("spec", {}).get("taints") or [])
-
-
-def _set_taints(client: KubeClient, name: str, taints: list[dict[str, Any]]) -> None:
-    client.merge_patch(f"/api/v1/nodes/{name}", {"spec": {"taints": taints or None}})
-
-
-def _replicaset_pods_on(client: KubeClient, nodes: set[str]) -> list[dict[str, Any]]:
-    return [
-        p
-        for p in client.items("/api/v1/pods")
-        if p.get("spec", {}).get("nodeName") in nodes
-        and not p["metadata"].get("deletionTimestamp")
-        and any(o.get("kind") == "ReplicaSet" for o in p["metadata"].get("ownerReferences") or [])
-    ]
-
-
-def _pod_path(pod: dict[str, Any]) -> str:
-    meta = pod["metadata"]
-    return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
-
-
-def _running_on(client: KubeClient, node: str) -> int:
-    return sum(
-        1
-        for p in client.items("/api/v1/pods")
-        if p.get("spec", {}).get("nodeName") == node
-        and p.get("status", {}).get("phase") == "Running"
-    )
-
-
 def server_scheduling(lab: Lab, opts: BreakOptions, say: Say) -> None:
     """Do now what the taint manager does after 300 s of NotReady agents: evict to the server.
 
@@ -139,39 +110,16 @@ def server_scheduling(lab: Lab, opts: BreakOptions, say: Say) -> None:
     """
     client = lab.control()
     server = lab.state.server.name
-    agents = {n.name for n in lab.state.agent_nodes()}
-    node_objs = {n["metadata"]["name"]: n for n in client.items("/api/v1/nodes")}
-    kept = [t for t in _taints(node_objs[server]) if t["key"].startswith("node.kubernetes.io/")]
-    _set_taints(client, server, kept)
+    node = client.get(f"/api/v1/nodes/{server}")
+    kept = [t for t in scheduling.taints(node) if t["key"].startswith("node.kubernetes.io/")]
+    scheduling.set_taints(client, server, kept)
     client.merge_patch(f"/api/v1/nodes/{server}", {"spec": {"unschedulable": None}})
-    temp = {"key": TEMP_TAINT_KEY, "value": "server-scheduling", "effect": "NoSchedule"}
-    for name in agents:
-        _set_taints(client, name, [*_taints(node_objs[name]), temp])
-    try:
-        moved = _replicaset_pods_on(client, agents)
-        for pod in moved:
-            try:
-                client.delete(_pod_path(pod))
-            except KubeError as err:
-                if err.status != 404:
-                    raise
-        wait_for(
-            "the evicted pods to be re-created on the server",
-            lambda: not _replicaset_pods_on(client, agents) and _pending(client) == 0,
-            90,
-            1.0,
-        )
-    finally:
-        for name in agents:
-            node = client.get(f"/api/v1/nodes/{name}")
-            _set_taints(client, name, [t for t in _taints(node) if t["key"] != TEMP_TAINT_KEY])
-    say(f"{len(moved)} pods evicted from the agents; {_running_on(client, server)} run on {server}")
-
-
-def _pending(client: KubeClient) -> int:
-    return sum(
-        1 for p in client.items("/api/v1/pods") if p.get("status", {}).get("phase") == "Pending"
-    )
+    agents = {n.name for n in lab.state.agent_nodes()}
+    moved = scheduling.move_replicaset_pods(client, agents, None)
+    on_server = [
+        p for p in scheduling.replicaset_pods(client, None) if p["spec"].get("nodeName") == server
+    ]
+    say(f"{moved} pods evicted from the agents; {len(on_server)} now run on {server}")
 
 
 def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
@@ -182,7 +130,7 @@ def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
         raise RuntimeError("no registry pod (label app=registry) in the cluster: is the lab up?")
     old_uid = old["metadata"]["uid"]
     try:
-        client.delete(_pod_path(old))
+        client.delete(scheduling.pod_path(old))
     except KubeError as err:
         if err.status != 404:
             raise

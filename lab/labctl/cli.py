@@ -170,6 +170,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
+    except BrokenPipeError:
+        return 0  # `lab status | head`: the reader has all it wants
     except (LabUpError, PodmanError, KubeError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"lab: {err}", file=sys.stderr)
         return 1

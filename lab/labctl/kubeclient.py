@@ -51,13 +51,13 @@ class KubeClient:
                 ctx.load_cert_chain(cert, key)
         return ctx
 
-    def request(
+    def raw(
         self,
         method: str,
         path: str,
         body: object = None,
         content_type: str = "application/json",
-    ) -> dict[str, Any]:
+    ) -> tuple[int, bytes]:
         url = urlsplit(self.creds.server)
         conn = http.client.HTTPSConnection(
             url.hostname or "127.0.0.1",
@@ -76,8 +76,18 @@ class KubeClient:
             data = resp.read()
         finally:
             conn.close()
-        if resp.status >= 400:
-            raise KubeError(resp.status, _status_message(data) or resp.reason)
+        return resp.status, data
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: object = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        status, data = self.raw(method, path, body, content_type)
+        if status >= 400:
+            raise KubeError(status, _status_message(data) or f"HTTP {status}")
         return dict(json.loads(data)) if data else {}
 
     def get(self, path: str) -> dict[str, Any]:

@@ -13,11 +13,29 @@ import json
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
+from labctl.context import Lab
+from labctl.kubeclient import KubeClient
+from labctl.layout import Node
 from labctl.podman import Podman
 
-SEED_IMAGES = ("lab/blog", "lab/lighthouse", "lab/apiblaze")
 SEED_TAG = "1.0"
+# The host name the incident's Deployments pull from (the cluster's registries.yaml maps it).
+REGISTRY_HOST = "registry.lab:5000"
+
+
+def images_to_seed(deployments: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(repository, tag) of every image the Deployments pull from the private registry."""
+    found = set()
+    for dep in deployments:
+        spec = dep.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("containers") or []:
+            image = str(container.get("image", ""))
+            if image.startswith(REGISTRY_HOST + "/"):
+                repo, _, tag = image[len(REGISTRY_HOST) + 1 :].partition(":")
+                found.add((repo, tag or "latest"))
+    return sorted(found)
 
 
 def _blob(layout: Path, data: bytes) -> tuple[str, int]:
@@ -111,4 +129,27 @@ def catalog(podman: Podman, container: str, port: int) -> list[str] | None:
     try:
         return list(json.loads(result.stdout).get("repositories") or [])
     except ValueError:
+        return None
+
+
+def registry_pod(client: KubeClient) -> dict[str, Any] | None:
+    """The incident's registry pod (label app=registry), the newest if several exist."""
+    pods = [
+        p
+        for p in client.items("/api/v1/pods")
+        if (p["metadata"].get("labels") or {}).get("app") == "registry"
+        and not p["metadata"].get("deletionTimestamp")
+    ]
+    pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    return pods[-1] if pods else None
+
+
+def registry_node(lab: Lab, client: KubeClient) -> Node | None:
+    pod = registry_pod(client)
+    node_name = (pod or {}).get("spec", {}).get("nodeName")
+    if not node_name or (pod or {}).get("status", {}).get("phase") != "Running":
+        return None
+    try:
+        return lab.state.node(node_name)
+    except KeyError:
         return None

@@ -13,7 +13,7 @@ from labctl.context import Lab
 from labctl.kubeclient import KubeClient, KubeError, node_ready
 from labctl.layout import REGISTRY_PORT
 from labctl.nodeprobe import NodeFacts, probe
-from labctl.up import registry_node
+from labctl.registry import registry_node
 
 
 @dataclass
@@ -28,7 +28,8 @@ def _attempt(client: KubeClient) -> str:
     try:
         client.get("/api/v1/namespaces/kube-system")
     except ssl.SSLError as err:
-        return f"TLS: {getattr(err, 'verify_message', None) or err.reason or err}"
+        reason = getattr(err, "verify_message", None) or err.reason or str(err)
+        return f"TLS: the server's certificate does not verify ({reason})"
     except KubeError as err:
         return "Unauthorized" if err.status == 401 else str(err)
     except OSError as err:
@@ -61,12 +62,13 @@ def connect(lab: Lab) -> tuple[KubeClient | None, Access]:
 
 
 def collect(lab: Lab) -> dict[str, Any]:
-    client, access = connect(lab)
     nodes = lab.state.nodes()
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        facts = dict(
-            zip(nodes, pool.map(lambda n: probe(lab.podman, n.container), nodes), strict=True)
-        )
+    # Node probes (podman exec) and the API run side by side: status must stay quick.
+    with ThreadPoolExecutor(max_workers=len(nodes) + 1) as pool:
+        connecting = pool.submit(connect, lab)
+        probes = [pool.submit(probe, lab.podman, n.container) for n in nodes]
+        client, access = connecting.result()
+        facts = {node: future.result() for node, future in zip(nodes, probes, strict=True)}
     api_nodes: dict[str, dict[str, Any]] = {}
     pods: list[dict[str, Any]] = []
     reg_node = None
@@ -108,13 +110,11 @@ def collect(lab: Lab) -> dict[str, Any]:
                     "expired": fact.expired,
                     "earliest": earliest["not_after"] if earliest else None,
                     "earliest_file": earliest["file"] if earliest else None,
+                    "serving": fact.serving_cert,
                 },
-                var_log={
-                    "used": fact.disk_used,
-                    "total": fact.disk_total,
-                    "percent": fact.disk_percent,
-                },
+                var_log=fact.var_log(),
                 units=fact.units,
+                clock_skew=fact.clock_skew,
             )
         else:
             entry["probe_error"] = fact
@@ -156,7 +156,12 @@ def render(report: dict[str, Any]) -> str:
             f"{node['name']:<9} {ready:<8} {cert_text:<44} {disk_text:<16} "
             f"{node['pods']} {','.join(node['apps'])}"
         )
-        extra = [f"{u}={s}" for u, s in node["units"].items() if s != "inactive"]
+        extra = [f"{u}={s}" for u, s in node["units"].items()]
+        serving = node["certs"].get("serving")
+        if serving and serving.get("status") != "OK":
+            extra.append(f"serving-cert={serving['status']}")
+        if node.get("clock_skew"):
+            extra.append(f"clock-skew={node['clock_skew']}s")
         if node["taints"]:
             extra.append("taints " + ",".join(node["taints"]))
         if extra:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import secrets
-import ssl
 import subprocess
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from labctl import inventory, kubeconfig, registry
+from labctl import inventory, kubeconfig, registry, scheduling
 from labctl.context import Lab
 from labctl.kubeclient import KubeClient, node_ready
 from labctl.layout import API_PORT, REGISTRY_PORT, STANDIN_DIR, Node
+from labctl.podman import PodmanError
+from labctl.waiting import WaitTimeout, wait_for
 
+# The incident's apps start on the agents (the server only got them when the agents failed).
+APP_NAMESPACES = {"default"}
 LOG_TMPFS = "256m"
 JOURNAL_TMPFS = "64m"
 Say = Callable[[str], None]
@@ -24,15 +25,6 @@ Say = Callable[[str], None]
 
 class LabUpError(RuntimeError):
     """Bringing the lab up failed; the message says at which step and what to look at."""
-
-
-def wait_for(what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(interval)
-    raise LabUpError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def teardown(lab: Lab) -> None:
@@ -97,15 +89,14 @@ def _install(lab: Lab, nodes: list[Node]) -> None:
         )
 
 
-def _readyz(url: str) -> bool:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+def _readyz(lab: Lab) -> bool:
+    """/readyz with the server's admin kubeconfig: k3s runs with anonymous-auth=false."""
     try:
-        with urllib.request.urlopen(f"{url}/readyz", context=ctx, timeout=3) as resp:
-            return resp.status == 200
-    except OSError:
+        client = KubeClient(kubeconfig.parse(lab.server_k3s_yaml()), timeout=3)
+        status, body = client.raw("GET", "/readyz")
+    except (OSError, ValueError, PodmanError):
         return False
+    return status == 200 and body.strip() == b"ok"
 
 
 def _nodes_ready(client: KubeClient, names: list[str]) -> bool:
@@ -116,35 +107,12 @@ def _nodes_ready(client: KubeClient, names: list[str]) -> bool:
     return all(name in nodes and node_ready(nodes[name]) for name in names)
 
 
-def registry_pod(client: KubeClient) -> dict[str, Any] | None:
-    """The incident's registry pod (label app=registry), the newest if several exist."""
-    pods = [
-        p
-        for p in client.items("/api/v1/pods")
-        if (p["metadata"].get("labels") or {}).get("app") == "registry"
-        and not p["metadata"].get("deletionTimestamp")
-    ]
-    pods.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
-    return pods[-1] if pods else None
-
-
-def registry_node(lab: Lab, client: KubeClient) -> Node | None:
-    pod = registry_pod(client)
-    node_name = (pod or {}).get("spec", {}).get("nodeName")
-    if not node_name or (pod or {}).get("status", {}).get("phase") != "Running":
-        return None
-    try:
-        return lab.state.node(node_name)
-    except KeyError:
-        return None
-
-
 def seed_registry(lab: Lab, say: Say) -> list[str]:
     client = lab.control()
     holder: list[Node] = []
 
     def registry_answers() -> bool:
-        node = registry_node(lab, client)
+        node = registry.registry_node(lab, client)
         if node is None or registry.catalog(lab.podman, node.container, REGISTRY_PORT) is None:
             return False
         holder.append(node)
@@ -153,11 +121,12 @@ def seed_registry(lab: Lab, say: Say) -> list[str]:
     wait_for("the registry pod to run and answer on :5000", registry_answers, 90, 1.0)
     node = holder[-1]
     address = f"{lab.podman.container_ip(node.container, lab.state.network)}:{REGISTRY_PORT}"
+    images = registry.images_to_seed(client.items("/apis/apps/v1/deployments"))
     with tempfile.TemporaryDirectory(prefix="lab-oci-") as tmp:
-        for name in registry.SEED_IMAGES:
+        for name, tag in images:
             layout = Path(tmp, name.replace("/", "_"))
-            registry.build_oci_layout(layout, name)
-            registry.push(layout, address, name)
+            registry.build_oci_layout(layout, name, tag)
+            registry.push(layout, address, name, tag)
     names = registry.catalog(lab.podman, node.container, REGISTRY_PORT) or []
     say(f"registry on {node.name}: {', '.join(names)}")
     return names
@@ -184,7 +153,7 @@ def bring_up(lab: Lab, say: Say) -> float:
     say(f"nodes booted ({time.monotonic() - start:.0f}s)")
 
     _install(lab, [lab.state.server])
-    wait_for("the server's /readyz", lambda: _readyz(lab.api_url), 90)
+    wait_for("the server's /readyz", lambda: _readyz(lab), 90)
     kubeconfig.write_private(lab.paths.kubeconfig, lab.server_k3s_yaml())
     say(f"server ready ({time.monotonic() - start:.0f}s)")
 
@@ -194,7 +163,12 @@ def bring_up(lab: Lab, say: Say) -> float:
     wait_for("every node to be Ready", lambda: _nodes_ready(client, names), 120, 1.0)
     say(f"{len(names)} nodes Ready ({time.monotonic() - start:.0f}s)")
 
-    seed_registry(lab, say)
+    moved = scheduling.move_replicaset_pods(client, {lab.state.server.name}, APP_NAMESPACES)
+    say(f"{moved} app pods spread to the agents ({time.monotonic() - start:.0f}s)")
+    try:
+        seed_registry(lab, say)
+    except (WaitTimeout, RuntimeError) as err:
+        say(f"WARNING: the registry could not be seeded ({err}); `lab status` shows its state")
     inventory.write(lab.state, lab.paths)
     elapsed = time.monotonic() - start
     say(f"lab up in {elapsed:.0f}s")

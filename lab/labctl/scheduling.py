@@ -1,0 +1,83 @@
+"""Moving pods between lab nodes the way the scheduler would, through the API only.
+
+The lab's scheduler places a re-created pod on the least loaded node that tolerates its
+taints; a temporary NoSchedule taint on the nodes being emptied is all it takes to steer it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labctl.kubeclient import KubeClient, KubeError
+from labctl.waiting import wait_for
+
+TEMP_TAINT_KEY = "remedy.lab/moving"
+
+Obj = dict[str, Any]
+
+
+def taints(node: Obj) -> list[Obj]:
+    return list(node.get("spec", {}).get("taints") or [])
+
+
+def set_taints(client: KubeClient, name: str, new: list[Obj]) -> None:
+    client.merge_patch(f"/api/v1/nodes/{name}", {"spec": {"taints": new or None}})
+
+
+def pod_path(pod: Obj) -> str:
+    meta = pod["metadata"]
+    return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+
+
+def _in_scope(pod: Obj, namespaces: set[str] | None) -> bool:
+    return (
+        (namespaces is None or pod["metadata"].get("namespace") in namespaces)
+        and not pod["metadata"].get("deletionTimestamp")
+        and any(o.get("kind") == "ReplicaSet" for o in pod["metadata"].get("ownerReferences") or [])
+    )
+
+
+def replicaset_pods(client: KubeClient, namespaces: set[str] | None) -> list[Obj]:
+    return [p for p in client.items("/api/v1/pods") if _in_scope(p, namespaces)]
+
+
+def _settled(client: KubeClient, off: set[str], namespaces: set[str] | None) -> bool:
+    pods = replicaset_pods(client, namespaces)
+    return all(
+        p.get("spec", {}).get("nodeName") not in off
+        and p.get("status", {}).get("phase") == "Running"
+        for p in pods
+    )
+
+
+def move_replicaset_pods(
+    client: KubeClient, off: set[str], namespaces: set[str] | None, timeout: float = 90.0
+) -> int:
+    """Re-create the ReplicaSet pods running on ``off`` elsewhere; returns how many moved."""
+    temp = {"key": TEMP_TAINT_KEY, "value": "lab", "effect": "NoSchedule"}
+    for name in off:
+        node = client.get(f"/api/v1/nodes/{name}")
+        set_taints(client, name, [*[t for t in taints(node) if t["key"] != TEMP_TAINT_KEY], temp])
+    try:
+        moving = [
+            p
+            for p in replicaset_pods(client, namespaces)
+            if p.get("spec", {}).get("nodeName") in off
+        ]
+        for pod in moving:
+            try:
+                client.delete(pod_path(pod))
+            except KubeError as err:
+                if err.status != 404:
+                    raise
+        wait_for(
+            f"the pods of {', '.join(sorted(off))} to run elsewhere",
+            lambda: _settled(client, off, namespaces),
+            timeout,
+            1.0,
+        )
+    finally:
+        for name in off:
+            node = client.get(f"/api/v1/nodes/{name}")
+            set_taints(client, name, [t for t in taints(node) if t["key"] != TEMP_TAINT_KEY])
+    return len(moving)
