@@ -143,6 +143,7 @@ class Cluster:
         name: str = "admin",
         stdin: str | None = None,
         check: bool = True,
+        cache: str = "shared",
     ) -> subprocess.CompletedProcess[str]:
         binary = KUBECTLS[version]
         if binary is None:
@@ -150,7 +151,7 @@ class Cluster:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig(client, name)),
-            "KUBECACHEDIR": str(self.workdir / f"cache-{version}"),
+            "KUBECACHEDIR": str(self.workdir / f"cache-{version}-{cache}"),
             "HOME": str(self.workdir),
         }
         result = subprocess.run(

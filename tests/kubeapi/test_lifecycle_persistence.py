@@ -1,0 +1,157 @@
+"""A node that stops heartbeating goes NotReady and loses its pods; a restart keeps every object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Cluster, Pki, start_cluster, wait_for
+from test_kubectl import DEPLOYMENT
+
+UNREACHABLE = "node.kubernetes.io/unreachable"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, certs: Pki) -> Iterator[Cluster]:
+    running = start_cluster(
+        tmp_path_factory.mktemp("lifecycle"),
+        certs,
+        node_grace_seconds=40.0,
+        pod_eviction_seconds=300.0,
+    )
+    yield running
+    running.server.stop()
+
+
+def _pods(cluster: Cluster, app: str) -> list[dict]:
+    out = cluster.kubectl(
+        "1.37", "get", "pods", "-n", "default", "-l", f"app={app}", "-o", "json"
+    ).stdout
+    return json.loads(out)["items"]
+
+
+def _advance(cluster: Cluster, seconds: float) -> None:
+    status, _ = cluster.request("POST", "/lab/clock", {"advance_seconds": seconds})
+    assert status == 200
+    cluster.settle()
+
+
+def test_lost_node_goes_not_ready_and_its_pods_move(lab: Cluster) -> None:
+    lab.kubectl(
+        "1.37", "apply", "-f", "-", stdin=DEPLOYMENT.format(name="app", ns="default", replicas=6)
+    )
+    lab.kubectl("1.37", "rollout", "status", "deploy/app", "--timeout=30s")
+    lost = [p["metadata"]["name"] for p in _pods(lab, "app") if p["spec"]["nodeName"] == "agent2"]
+    assert lost, "the scheduler put nothing on agent2"
+
+    status, _ = lab.request("POST", "/lab/nodes/agent2/heartbeat", {"stopped": True})
+    assert status == 200
+    _advance(lab, 45)
+    ready = 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'
+    assert wait_for(
+        lambda: lab.kubectl("1.37", "get", "node", "agent2", "-o", ready).stdout == "Unknown",
+        "agent2 to go NotReady",
+    )
+    assert (
+        lab.kubectl("1.37", "get", "node", "agent2", "--no-headers").stdout.split()[1] == "NotReady"
+    )
+    assert lab.kubectl("1.37", "get", "node", "agent1", "--no-headers").stdout.split()[1] == "Ready"
+    taints = json.loads(
+        lab.kubectl("1.37", "get", "node", "agent2", "-o", "jsonpath={.spec.taints}").stdout
+    )
+    assert {(t["key"], t["effect"]) for t in taints} == {
+        (UNREACHABLE, "NoSchedule"),
+        (UNREACHABLE, "NoExecute"),
+    }
+    # Inside the toleration period the pods stay bound to the lost node, no longer ready.
+    still = {p["metadata"]["name"]: p for p in _pods(lab, "app")}
+    assert all(name in still and still[name]["spec"]["nodeName"] == "agent2" for name in lost)
+    assert all(
+        c["status"] == "False"
+        for name in lost
+        for c in still[name]["status"]["conditions"]
+        if c["type"] == "Ready"
+    )
+
+    _advance(lab, 301)
+
+    def moved() -> bool:
+        pods = _pods(lab, "app")
+        live = [p for p in pods if "deletionTimestamp" not in p["metadata"]]
+        return len(live) == 6 and all(
+            p["spec"]["nodeName"] != "agent2" and p["status"]["phase"] == "Running" for p in live
+        )
+
+    assert wait_for(moved, "the lost node's pods to be replaced elsewhere")
+    terminating = [p for p in _pods(lab, "app") if "deletionTimestamp" in p["metadata"]]
+    assert sorted(p["metadata"]["name"] for p in terminating) == sorted(lost)
+    events = lab.kubectl(
+        "1.37", "get", "events", "-A", "--field-selector", "reason=TaintManagerEviction"
+    ).stdout
+    assert all(name in events for name in lost)
+
+    lab.request("POST", "/lab/nodes/agent2/heartbeat", {"stopped": False})
+    lab.settle()
+    assert wait_for(
+        lambda: lab.kubectl("1.37", "get", "node", "agent2", "-o", ready).stdout == "True",
+        "agent2 to come back",
+    )
+    assert wait_for(
+        lambda: not [p for p in _pods(lab, "app") if "deletionTimestamp" in p["metadata"]],
+        "the returning kubelet to finish the evicted pods",
+    )
+    assert (
+        UNREACHABLE
+        not in lab.kubectl("1.37", "get", "node", "agent2", "-o", "jsonpath={.spec.taints}").stdout
+    )
+
+
+def test_restart_keeps_every_object(tmp_path: Path, certs: Pki) -> None:
+    first = start_cluster(tmp_path / "restart", certs)
+    try:
+        first.kubectl(
+            "1.37",
+            "apply",
+            "-f",
+            "-",
+            stdin=DEPLOYMENT.format(name="keep", ns="default", replicas=2),
+        )
+        first.kubectl("1.37", "rollout", "status", "deploy/keep", "--timeout=30s")
+        first.kubectl(
+            "1.37",
+            "apply",
+            "-f",
+            "-",
+            stdin="apiVersion: v1\nkind: Secret\nmetadata: {name: k3s-serving, namespace: kube-system}\n"
+            "type: kubernetes.io/tls\ndata: {tls.crt: Y3J0, tls.key: a2V5}\n",
+        )
+        first.request("POST", "/lab/clock", {"advance_seconds": 120})
+        first.server.controllers.stop()
+        before = {res.key: first.server.store.list(res) for res in first.server.registry.resources}
+        rv = first.server.store.resource_version
+    finally:
+        first.server.stop()
+    second = start_cluster(tmp_path / "restart", certs, controllers=False)
+    try:
+        after = {res.key: second.server.store.list(res) for res in second.server.registry.resources}
+        assert after == before
+        assert sum(len(v) for v in after.values()) > 10
+        assert second.server.clock.offset == pytest.approx(120)
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "after-restart"}}
+        status, body = second.request("POST", "/api/v1/namespaces/default/configmaps", cm)
+        assert status == 201 and int(body["metadata"]["resourceVersion"]) > rv
+        tls_crt = second.kubectl(
+            "1.37",
+            "get",
+            "secret",
+            "-n",
+            "kube-system",
+            "k3s-serving",
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ).stdout
+        assert tls_crt == "Y3J0"
+    finally:
+        second.server.stop()
