@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from labctl import kubeconfig, registry, scheduling
 from labctl.context import SERVER_TLS, Lab
-from labctl.kubeclient import KubeError
+from labctl.kubeclient import KubeError, node_ready
 from labctl.layout import REGISTRY_PORT, Node
 from labctl.registry import registry_node, registry_pod
 from labctl.waiting import wait_for
@@ -111,6 +111,12 @@ def server_scheduling(lab: Lab, opts: BreakOptions, say: Say) -> None:
     client = lab.control()
     server = lab.state.server.name
     node = client.get(f"/api/v1/nodes/{server}")
+    if not node_ready(node):
+        raise RuntimeError(
+            f"{server} is NotReady, so nothing can be scheduled onto it: run server-scheduling "
+            "before certs-expired / serving-cert-expired (`lab break incident` does), or "
+            "recover the server first"
+        )
     kept = [t for t in scheduling.taints(node) if t["key"].startswith("node.kubernetes.io/")]
     scheduling.set_taints(client, server, kept)
     client.merge_patch(f"/api/v1/nodes/{server}", {"spec": {"unschedulable": None}})
@@ -128,6 +134,12 @@ def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
     old = registry_pod(client)
     if old is None:
         raise RuntimeError("no registry pod (label app=registry) in the cluster: is the lab up?")
+    node_name = old.get("spec", {}).get("nodeName")
+    if node_name and not node_ready(client.get(f"/api/v1/nodes/{node_name}")):
+        raise RuntimeError(
+            f"the registry's node {node_name} is NotReady, so its kubelet cannot restart the "
+            "pod: run registry-lost before certs-expired (`lab break incident` does)"
+        )
     old_uid = old["metadata"]["uid"]
     try:
         client.delete(scheduling.pod_path(old))
@@ -150,6 +162,8 @@ def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
     wait_for("the new registry pod to answer on :5000", replaced_and_answering, 90, 1.0)
     say(f"registry pod restarted without a volume; catalog now {holder[-1] or 'empty'}")
 
+
+NEED_WORKING_API = ("server-scheduling", "registry-lost")
 
 BREAKERS: dict[str, Callable[[Lab, BreakOptions, Say], None]] = {
     "certs-expired": certs_expired,
@@ -177,9 +191,21 @@ def expand(scenarios: list[str], without: list[str]) -> list[str]:
     return ordered
 
 
+def execution_order(scenarios: list[str]) -> list[str]:
+    """The API-side breakers first: they need nodes that still talk to the API.
+
+    In the incident the apps moved and the registry restarted while the server still
+    worked; in the lab `certs-expired` and `serving-cert-expired` cut every kubelet off at
+    once, the server's included, so nothing could be rescheduled after them. The end state
+    is the same as in the article's order.
+    """
+    first = [s for s in scenarios if s in NEED_WORKING_API]
+    return first + [s for s in scenarios if s not in NEED_WORKING_API]
+
+
 def run(lab: Lab, scenarios: list[str], opts: BreakOptions, say: Say) -> dict[str, float]:
     timings: dict[str, float] = {}
-    for name in scenarios:
+    for name in execution_order(scenarios):
         start = time.monotonic()
         BREAKERS[name](lab, opts, lambda msg, n=name: say(f"[{n}] {msg}"))
         timings[name] = time.monotonic() - start

@@ -33,6 +33,17 @@ def test_incident_expands_in_the_articles_order_without_the_skipped_ones():
     ]
 
 
+def test_api_side_breakers_run_while_the_api_still_works():
+    names = breakers.expand(["incident"], [])
+    order = breakers.execution_order(names)
+    assert order[:2] == ["server-scheduling", "registry-lost"]
+    assert sorted(order) == sorted(names)
+    assert breakers.execution_order(["log-storm", "certs-expired"]) == [
+        "log-storm",
+        "certs-expired",
+    ]
+
+
 def test_unknown_scenario_names_the_valid_ones():
     with pytest.raises(ValueError, match="certs-expired"):
         breakers.expand(["certs-expire"], [])
@@ -133,6 +144,19 @@ def test_kubeconfig_round_trips_and_moves_to_the_published_port():
         kubeconfig.with_server(kubeconfig.render(creds), "https://127.0.0.1:41000")
     )
     assert moved == kubeconfig.Credentials("https://127.0.0.1:41000", ca_pem, b"CERT", b"KEY")
+
+
+def test_registry_is_seeded_with_the_images_the_apps_pull():
+    def deployment(image: str) -> dict:
+        return {"spec": {"template": {"spec": {"containers": [{"image": image}]}}}}
+
+    deployments = [
+        deployment("registry.lab:5000/blog:1.4.2"),
+        deployment("registry.lab:5000/blog:1.4.2"),
+        deployment("rancher/mirrored-coredns-coredns:1.12.0"),
+        deployment("registry.lab:5000/team/apiblaze"),
+    ]
+    assert registry.images_to_seed(deployments) == [("blog", "1.4.2"), ("team/apiblaze", "latest")]
 
 
 @pytest.mark.skipif(shutil.which("skopeo") is None, reason="needs skopeo")
