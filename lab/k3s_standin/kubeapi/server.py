@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -108,6 +108,9 @@ class ApiServer:
             tls = ServingContext(self.config.tls_cert, self.config.tls_key)
             tls.current()
         self._http = HttpServer(self.config.host, self.config.port, self.handle, tls)
+        self.api.settings = replace(
+            self.api.settings, server_address=f"{self.config.host}:{self.port}"
+        )
         self._http.start()
         if self.config.controllers:
             self.controllers.start()

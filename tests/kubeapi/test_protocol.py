@@ -1,0 +1,182 @@
+"""HTTP-level behaviour: watches, keep-alive after DELETE bodies, extra routes, faults, CLI."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from conftest import Cluster, Pki, wait_for
+
+from k3s_standin.kubeapi import Request, Response
+
+
+def _connection(cluster: Cluster, client: object | None = None) -> http.client.HTTPSConnection:
+    ctx = ssl.create_default_context(cafile=str(cluster.certs.server_ca.pair.cert))
+    pair = client or cluster.certs.admin
+    ctx.load_cert_chain(str(pair.cert), str(pair.key))  # type: ignore[attr-defined]
+    return http.client.HTTPSConnection("127.0.0.1", cluster.server.port, context=ctx, timeout=30)
+
+
+def _cm(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name},
+        "data": {"k": name},
+    }
+
+
+def test_watch_sends_initial_events_then_bookmark_then_changes(cluster: Cluster) -> None:
+    cluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": "watched"}})
+    cluster.request("POST", "/api/v1/namespaces/watched/configmaps", _cm("before"))
+    conn = _connection(cluster)
+    conn.request(
+        "GET",
+        "/api/v1/namespaces/watched/configmaps?watch=true&sendInitialEvents=true"
+        "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=5",
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
+    added = json.loads(resp.readline())
+    assert (added["type"], added["object"]["metadata"]["name"]) == ("ADDED", "before")
+    bookmark = json.loads(resp.readline())
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    threading.Thread(
+        target=cluster.request, args=("POST", "/api/v1/namespaces/watched/configmaps", _cm("after"))
+    ).start()
+    later = json.loads(resp.readline())
+    assert (later["type"], later["object"]["metadata"]["name"]) == ("ADDED", "after")
+    assert int(later["object"]["metadata"]["resourceVersion"]) > int(
+        bookmark["object"]["metadata"]["resourceVersion"]
+    )
+    conn.close()
+
+
+def test_watch_resumes_from_a_resource_version(cluster: Cluster) -> None:
+    _, created = cluster.request("POST", "/api/v1/namespaces/default/configmaps", _cm("resume"))
+    rv = created["metadata"]["resourceVersion"]
+    cluster.request("DELETE", "/api/v1/namespaces/default/configmaps/resume")
+    conn = _connection(cluster)
+    conn.request(
+        "GET",
+        f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=1",
+    )
+    events = [json.loads(line) for line in conn.getresponse().read().splitlines()]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("DELETED", "resume")]
+
+
+def test_delete_body_is_drained_and_the_connection_reused(cluster: Cluster) -> None:
+    cluster.request("POST", "/api/v1/namespaces/default/configmaps", _cm("drained"))
+    conn = _connection(cluster)
+    body = json.dumps(
+        {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    )
+    conn.request(
+        "DELETE",
+        "/api/v1/namespaces/default/configmaps/drained",
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    first = conn.getresponse()
+    assert first.status == 200 and json.loads(first.read())["metadata"]["name"] == "drained"
+    conn.request(
+        "DELETE",
+        "/api/v1/namespaces/default/configmaps/drained",
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    second = conn.getresponse()
+    status = json.loads(second.read())
+    assert second.status == 404
+    assert status["message"] == 'configmaps "drained" not found'
+    assert status["details"] == {"name": "drained", "kind": "configmaps"}
+    conn.close()
+
+
+def test_update_with_stale_resource_version_conflicts(cluster: Cluster) -> None:
+    _, cm = cluster.request("POST", "/api/v1/namespaces/default/configmaps", _cm("conflict"))
+    cm["data"] = {"k": "v2"}
+    status, updated = cluster.request("PUT", "/api/v1/namespaces/default/configmaps/conflict", cm)
+    assert (
+        status == 200
+        and updated["metadata"]["resourceVersion"] != cm["metadata"]["resourceVersion"]
+    )
+    status, body = cluster.request("PUT", "/api/v1/namespaces/default/configmaps/conflict", cm)
+    assert status == 409 and body["reason"] == "Conflict"
+    assert (
+        "the object has been modified; please apply your changes to the latest version"
+        in body["message"]
+    )
+
+
+def test_extra_routes_see_who_asks(cluster: Cluster, certs: Pki) -> None:
+    seen: list[object] = []
+
+    def cacerts(req: Request) -> Response:
+        seen.append(req.user)
+        return Response(200, certs.server_ca.pair.cert.read_bytes(), "text/plain")
+
+    cluster.server.add_route("GET", "/cacerts", cacerts)
+    ctx = ssl.create_default_context(cafile=str(certs.server_ca.pair.cert))
+    anonymous = http.client.HTTPSConnection("127.0.0.1", cluster.server.port, context=ctx)
+    anonymous.request("GET", "/cacerts")
+    assert anonymous.getresponse().read().startswith(b"-----BEGIN CERTIFICATE-----")
+    node = _connection(cluster, certs.node)
+    node.request("GET", "/cacerts")
+    node.getresponse().read()
+    assert seen[0] is None
+    assert seen[1].user == "system:node:agent1" and "system:nodes" in seen[1].groups
+
+
+def test_injected_faults(cluster: Cluster) -> None:
+    status, _ = cluster.request(
+        "POST", "/lab/faults", {"path": "^/api/v1/nodes$", "status": 503, "count": 1}
+    )
+    assert status == 201
+    status, body = cluster.request("GET", "/api/v1/nodes")
+    assert status == 503 and body["kind"] == "Status"
+    status, body = cluster.request("GET", "/api/v1/nodes")
+    assert status == 200 and body["kind"] == "NodeList"
+
+
+def test_command_line_server(tmp_path: Path, certs: Pki) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "lab")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "k3s_standin.kubeapi",
+            "--state-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+            "--tls-cert",
+            str(certs.serving.cert),
+            "--tls-key",
+            str(certs.serving.key),
+            "--client-ca",
+            str(certs.client_ca.pair.cert),
+            "--no-controllers",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = wait_for(proc.stderr.readline, "the server to say where it listens")
+        port = int(str(line).strip().rsplit(":", 1)[1])
+        ctx = ssl.create_default_context(cafile=str(certs.server_ca.pair.cert))
+        ctx.load_cert_chain(str(certs.admin.cert), str(certs.admin.key))
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+        conn.request("GET", "/version")
+        assert json.loads(conn.getresponse().read())["gitVersion"] == "v1.31.4+k3s1"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
