@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from k3s_standin.kubeapi import ApiServer, ServerConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-import pki  # noqa: E402
+import pki
 
 SEED = """\
 apiVersion: v1

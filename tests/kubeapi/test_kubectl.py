@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import Cluster, wait_for
 
 VERSIONS = ["1.32", "1.37"]
@@ -200,7 +201,10 @@ def test_cordon_taint_uncordon(kubectl_env: tuple[Cluster, str, str]) -> None:
 
 def test_delete_secret_twice(kubectl_env: tuple[Cluster, str, str]) -> None:
     cluster, version, ns = kubectl_env
-    secret = f"apiVersion: v1\nkind: Secret\nmetadata: {{name: s1, namespace: {ns}}}\nstringData: {{k: v}}\n"
+    secret = (
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: s1, namespace: {ns}}}\n"
+        "stringData: {k: v}\n"
+    )
     cluster.kubectl(version, "apply", "-f", "-", stdin=secret)
     assert (
         cluster.kubectl(
@@ -228,7 +232,10 @@ def test_imperative_create_sends_protobuf_and_is_refused(
 
 def test_server_side_apply_and_diff(kubectl_env: tuple[Cluster, str, str]) -> None:
     cluster, version, ns = kubectl_env
-    cm = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa, namespace: {ns}}}\ndata: {{a: '1'}}\n"
+    cm = (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa, namespace: {ns}}}\n"
+        "data: {a: '1'}\n"
+    )
     assert (
         "serverside-applied"
         in cluster.kubectl(version, "apply", "--server-side", "-f", "-", stdin=cm).stdout

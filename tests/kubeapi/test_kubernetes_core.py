@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import Cluster
 
 PLAYBOOK = Path(__file__).with_name("playbooks") / "kubernetes_core.yml"
@@ -54,7 +55,8 @@ def test_playbook_changes_then_is_idempotent(cluster: Cluster, tmp_path: Path) -
         "apply",
         "-f",
         "-",
-        stdin="apiVersion: v1\nkind: Secret\nmetadata: {name: k3s-serving, namespace: kube-system}\n"
+        stdin="apiVersion: v1\nkind: Secret\n"
+        "metadata: {name: k3s-serving, namespace: kube-system}\n"
         "type: kubernetes.io/tls\ndata: {tls.crt: Y3J0, tls.key: a2V5}\n",
     )
     try:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cluster, Pki, start_cluster, wait_for
 from test_kubectl import DEPLOYMENT
+
+from conftest import Cluster, Pki, start_cluster, wait_for
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 
@@ -124,7 +125,8 @@ def test_restart_keeps_every_object(tmp_path: Path, certs: Pki) -> None:
             "apply",
             "-f",
             "-",
-            stdin="apiVersion: v1\nkind: Secret\nmetadata: {name: k3s-serving, namespace: kube-system}\n"
+            stdin="apiVersion: v1\nkind: Secret\n"
+            "metadata: {name: k3s-serving, namespace: kube-system}\n"
             "type: kubernetes.io/tls\ndata: {tls.crt: Y3J0, tls.key: a2V5}\n",
         )
         first.request("POST", "/lab/clock", {"advance_seconds": 120})

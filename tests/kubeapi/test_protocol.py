@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 from conftest import Cluster, Pki, wait_for
-
 from k3s_standin.kubeapi import Request, Response
 
 

@@ -10,6 +10,7 @@ import ssl
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import Cluster, Pki, start_cluster
 
 UNAUTHORIZED = "error: You must be logged in to the server (Unauthorized)"

@@ -18,7 +18,7 @@ from . import schema as schemas
 from .clock import Clock, rfc3339
 from .errors import ApiError, success_status
 from .resources import Registry, ResourceType, UnknownResourceError
-from .store import Store, WatchEvent
+from .store import Store, Watcher, WatchEvent
 from .transport import Request, Response
 
 Obj = dict[str, Any]
@@ -185,7 +185,7 @@ class RestApi:
                 return self._delete(req, t)
         else:
             return self._subresource(req, t)
-        raise ApiError(405, f"the server does not allow this method on the requested resource")
+        raise ApiError(405, "the server does not allow this method on the requested resource")
 
     # -- bodies --------------------------------------------------------------------------
     def _decode(self, req: Request) -> Any:  # noqa: ANN401
@@ -340,7 +340,8 @@ class RestApi:
         if obj.get("kind") and obj["kind"] != res.kind:
             raise ApiError(
                 400,
-                f"the kind in the data ({obj['kind']}) does not match the expected kind ({res.kind})",
+                f"the kind in the data ({obj['kind']}) does not match the expected kind "
+                f"({res.kind})",
             )
 
     def _keep_status(self, res: ResourceType, new: Obj, old: Obj) -> None:
@@ -356,6 +357,7 @@ class RestApi:
         t: Target,
         new: Obj,
         old: Obj,
+        *,
         status_only: bool,
         headers: dict[str, str],
     ) -> Response:
@@ -384,14 +386,15 @@ class RestApi:
         if meta.get("name") and meta["name"] != t.name:
             raise ApiError(
                 400,
-                f"the name of the object ({meta['name']}) does not match the name on the URL ({t.name})",
+                f"the name of the object ({meta['name']}) does not match the name on the URL "
+                f"({t.name})",
             )
         meta["name"] = t.name
         if t.res.namespaced:
             meta["namespace"] = t.namespace
         old = self.store.get(t.res, t.namespace or "", t.name or "")
         obj, headers = self._fields(req, t.res, obj)
-        return self._store_update(req, t, obj, old, status_only, headers)
+        return self._store_update(req, t, obj, old, status_only=status_only, headers=headers)
 
     def _patched(
         self, req: Request, res: ResourceType, old: Obj, schema_name: str | None = None
@@ -430,11 +433,12 @@ class RestApi:
         ):
             raise ApiError(
                 409,
-                f"Precondition failed: UID in precondition: {new['metadata']['uid']}, UID in object meta: {old['metadata']['uid']}",
+                f"Precondition failed: UID in precondition: {new['metadata']['uid']}, "
+                f"UID in object meta: {old['metadata']['uid']}",
                 "Conflict",
             )
         new, headers = self._fields(req, t.res, new)
-        return self._store_update(req, t, new, old, status_only, headers)
+        return self._store_update(req, t, new, old, status_only=status_only, headers=headers)
 
     def _apply_create(self, req: Request, t: Target) -> Response:
         obj = self._decode(req)
@@ -679,7 +683,10 @@ class RestApi:
                 f'container "{container}" in pod "{t.name}" is waiting to start: ContainerCreating',
             )
         node = pod["spec"].get("nodeName", "")
-        line = f"{pod['status'].get('startTime', '')} {container} running on {node} (k3s stand-in: no container runtime, this is the lab's log line)\n"
+        line = (
+            f"{pod['status'].get('startTime', '')} {container} running on {node} "
+            "(k3s stand-in: no container runtime, this is the lab's log line)\n"
+        )
         return text_response(200, line)
 
     # -- watch ---------------------------------------------------------------------------
@@ -725,8 +732,13 @@ class RestApi:
         )
 
     def _stream(
-        self, watcher: Any, after: int, labels: Any, fields: Any, timeout: float
-    ) -> Iterator[bytes]:  # noqa: ANN401
+        self,
+        watcher: Watcher,
+        after: int,
+        labels: selectors.Predicate,
+        fields: selectors.Predicate,
+        timeout: float,
+    ) -> Iterator[bytes]:
         deadline = self.clock.timestamp() + timeout
         while not self.stopping and self.clock.timestamp() < deadline:
             try:

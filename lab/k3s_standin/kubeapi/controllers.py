@@ -94,7 +94,7 @@ def tolerates(tolerations: list[Obj], taint: Obj) -> Obj | None:
     return None
 
 
-def _set_condition(
+def _set_condition(  # noqa: PLR0917 - the arguments are the condition's own fields
     conds: list[Obj], ctype: str, status: str, reason: str, message: str, now: str
 ) -> None:
     for cond in conds:
@@ -366,7 +366,7 @@ class Controllers:
                 self.event(
                     pod,
                     "TaintManagerEviction",
-                    f"Marking for deletion Pod {pod['metadata']['namespace']}/{pod['metadata']['name']}",
+                    f"Marking for deletion Pod {_ident(pod)}",
                     "taint-eviction-controller",
                 )
                 self.api.delete_object(self.store.resource("pods"), pod)
@@ -420,7 +420,8 @@ class Controllers:
                 self.event(
                     deploy,
                     "ScalingReplicaSet",
-                    f"Scaled {verb} replica set {new['metadata']['name']} from {old_count} to {replicas}",
+                    f"Scaled {verb} replica set {new['metadata']['name']} "
+                    f"from {old_count} to {replicas}",
                     "deployment-controller",
                 )
             revision = (new["metadata"].get("annotations") or {}).get(REVISION, "1")
@@ -659,7 +660,11 @@ class Controllers:
             conds = pod.setdefault("status", {}).setdefault("conditions", [])
             stamp = rfc3339(now)
             if not fits:
-                message = f"0/{len(nodes)} nodes are available: {len(nodes)} node(s) didn't match Pod's node affinity/selector or had untolerated taints, or were not ready. preemption: not eligible due to preemptionPolicy=Never."
+                message = (
+                    f"0/{len(nodes)} nodes are available: {len(nodes)} node(s) didn't match "
+                    "Pod's node affinity/selector or had untolerated taints, or were not ready. "
+                    "preemption: not eligible due to preemptionPolicy=Never."
+                )
                 before = copy.deepcopy(conds)
                 _set_pod_condition(conds, "PodScheduled", "False", stamp, "Unschedulable", message)
                 if conds != before:
@@ -675,7 +680,7 @@ class Controllers:
             self.event(
                 pod,
                 "Scheduled",
-                f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {name}",
+                f"Successfully assigned {_ident(pod)} to {name}",
                 "default-scheduler",
             )
 
@@ -691,10 +696,8 @@ class Controllers:
                 self.store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
                 continue
             status = pod.setdefault("status", {})
-            if (
-                status.get("phase") == "Pending"
-                or not pod_ready(pod)
-                and status.get("phase") == "Running"
+            if status.get("phase") == "Pending" or (
+                not pod_ready(pod) and status.get("phase") == "Running"
             ):
                 self._run_pod(pod, node, stamp)
                 self.store.update("pods", pod, check_version=False)
@@ -735,8 +738,8 @@ class Controllers:
                 "ready": True,
                 "restartCount": 0,
                 "image": c.get("image", ""),
-                "imageID": f"{c.get('image', '')}@sha256:{hashlib.sha256(c.get('image', '').encode()).hexdigest()}",
-                "containerID": f"containerd://{hashlib.sha256((pod['metadata']['uid'] + c['name']).encode()).hexdigest()}",
+                "imageID": f"{c.get('image', '')}@sha256:{_digest(c.get('image', ''))}",
+                "containerID": f"containerd://{_digest(pod['metadata']['uid'] + c['name'])}",
                 "started": True,
             }
             for c in pod["spec"].get("containers") or []
@@ -755,7 +758,7 @@ class Controllers:
                 )
 
 
-def _set_pod_condition(
+def _set_pod_condition(  # noqa: PLR0917 - the arguments are the condition's own fields
     conds: list[Obj], ctype: str, status: str, stamp: str, reason: str = "", message: str = ""
 ) -> None:
     for cond in conds:
@@ -775,6 +778,14 @@ def _set_pod_condition(
     if message:
         cond["message"] = message
     conds.append(cond)
+
+
+def _ident(obj: Obj) -> str:
+    return f"{obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _max_unavailable(deploy: Obj, desired: int) -> int:
@@ -809,9 +820,7 @@ def _fits(pod: Obj, node: Obj) -> bool:
         "requiredDuringSchedulingIgnoredDuringExecution"
     ) or {}
     terms = required.get("nodeSelectorTerms") or []
-    if terms and not any(_term_matches(term, node) for term in terms):
-        return False
-    return True
+    return not terms or any(_term_matches(term, node) for term in terms)
 
 
 def _term_matches(term: Obj, node: Obj) -> bool:

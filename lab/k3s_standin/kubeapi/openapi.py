@@ -37,7 +37,7 @@ def _gvk(res: ResourceType, kind: str | None = None) -> dict[str, str]:
     return {"group": res.group, "version": res.version, "kind": kind or res.kind}
 
 
-def _op(
+def _op(  # noqa: PLR0917 - one argument per field of an OpenAPI operation
     res: ResourceType,
     action: str,
     op_id: str,

@@ -21,6 +21,7 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+_REJECTED = "the server rejected our request due to an error in our request"
 
 
 def merge_patch(target: Json, patch: Json) -> Json:
@@ -42,7 +43,7 @@ def _pointer(path: str) -> list[str]:
     if not path.startswith("/"):
         raise ApiError(
             422,
-            f'the server rejected our request due to an error in our request: invalid JSON pointer "{path}"',
+            f'{_REJECTED}: invalid JSON pointer "{path}"',
         )
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
@@ -58,13 +59,13 @@ def _walk(doc: Json, parts: list[str]) -> Json:
     return doc
 
 
-def _json_op(doc: Json, op: dict[str, Any]) -> Json:
+def _json_op(doc: Json, op: dict[str, Any]) -> Json:  # noqa: PLR0912 - one branch per RFC 6902 op
     kind, parts = op.get("op"), _pointer(op.get("path", ""))
     if kind == "test":
         if _walk(doc, parts) != op.get("value"):
             raise ApiError(
                 422,
-                f"the server rejected our request due to an error in our request: testing value {op.get('path')} failed",
+                f"{_REJECTED}: testing value {op.get('path')} failed",
             )
         return doc
     if kind in ("move", "copy"):
@@ -95,7 +96,7 @@ def _json_op(doc: Json, op: dict[str, Any]) -> Json:
     else:
         raise ApiError(
             422,
-            f"the server rejected our request due to an error in our request: unexpected kind: {kind}",
+            f"{_REJECTED}: unexpected kind: {kind}",
         )
     return doc
 
@@ -117,7 +118,9 @@ def json_patch(target: Json, ops: Json) -> Json:
 
 
 # -- strategic merge patch ---------------------------------------------------------------
-def strategic_merge_patch(target: Json, patch: Json, node: schemas.Schema | None) -> Json:
+def strategic_merge_patch(  # noqa: PLR0912 - one branch per SMP directive
+    target: Json, patch: Json, node: schemas.Schema | None
+) -> Json:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     patch = dict(patch)

@@ -68,14 +68,13 @@ def _compact(node: Any) -> Any:  # noqa: ANN401 - JSON schema fragments are unty
             continue
         if key == "type" and isinstance(value, list):
             types = [t for t in value if t != "null"]
-            value = types[0] if len(types) == 1 else types
+            out[key] = types[0] if len(types) == 1 else types
         elif key == "$ref":
-            value = REF_PREFIX + value.rsplit("/", 1)[-1]
+            out[key] = REF_PREFIX + value.rsplit("/", 1)[-1]
         elif key == "properties":
-            value = {name: _compact(sub) for name, sub in value.items()}
+            out[key] = {name: _compact(sub) for name, sub in value.items()}
         else:
-            value = _compact(value)
-        out[key] = value
+            out[key] = _compact(value)
     return out
 
 

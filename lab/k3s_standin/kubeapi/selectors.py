@@ -74,10 +74,7 @@ def match_label_selector(selector: dict[str, Any] | None, labels: dict[str, str]
     for key, value in (selector.get("matchLabels") or {}).items():
         if labels.get(key) != value:
             return False
-    for expr in selector.get("matchExpressions") or []:
-        if not match_expression(expr, labels):
-            return False
-    return True
+    return all(match_expression(e, labels) for e in selector.get("matchExpressions") or [])
 
 
 def match_expression(expr: dict[str, Any], labels: dict[str, str]) -> bool:

@@ -15,7 +15,7 @@ from .auth import AuthenticationError, ClientCertAuthenticator, log_authenticati
 from .clock import Clock
 from .control import LabState
 from .control import handle as handle_control
-from .controllers import ControllerSettings, Controllers
+from .controllers import Controllers, ControllerSettings
 from .errors import ApiError, status_body
 from .resources import Registry, UnknownResourceError
 from .store import Store
@@ -45,7 +45,7 @@ class ServerConfig:
 
 
 class ApiServer:
-    """Serves the API over HTTPS with client-certificate authentication (see the contract in docs)."""
+    """The API over HTTPS with client-certificate authentication (see docs/kubeapi.md)."""
 
     def __init__(self, config: ServerConfig) -> None:
         if (config.tls_cert is None) != (config.tls_key is None):
@@ -183,7 +183,7 @@ class ApiServer:
                 return handler
         return None
 
-    def handle(self, req: Request) -> Response:
+    def handle(self, req: Request) -> Response:  # noqa: PLR0911 - one exit per kind of request
         self._authenticate(req)
         try:
             extra = self._extra_route(req)

@@ -12,7 +12,7 @@ Obj = dict[str, Any]
 Column = tuple[str, str, int, Callable[[Obj, datetime], Any]]
 
 
-def human_duration(seconds: float) -> str:
+def human_duration(seconds: float) -> str:  # noqa: PLR0911 - one exit per unit, as in Go
     """apimachinery's ``duration.HumanDuration``."""
     sec = int(seconds)
     if sec < 0:

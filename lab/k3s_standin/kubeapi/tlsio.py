@@ -8,6 +8,7 @@ certificate; :mod:`.auth` then verifies it against the client CA with the server
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -23,7 +24,7 @@ def _accept_any(
 
 
 class ServingContext:
-    """An OpenSSL server context that picks up a replaced certificate file on the next connection."""
+    """An OpenSSL server context; a replaced certificate file is used from the next connection."""
 
     def __init__(self, cert: Path, key: Path) -> None:
         self._cert = cert
@@ -130,14 +131,10 @@ class TlsSocket:
         return self.sock.getpeername()
 
     def shutdown(self, how: int) -> None:
-        try:
+        with contextlib.suppress(SSL.Error):
             self.conn.shutdown()
-        except SSL.Error:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(how)
-        except OSError:
-            pass
 
     def close(self) -> None:
         self.sock.close()

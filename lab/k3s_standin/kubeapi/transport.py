@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import socket
@@ -67,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.request.handshake()
         super().setup()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: ANN401
         LOG.debug("%s " + format, self.client_address[0], *args)
 
     def _read_body(self) -> bytes:
@@ -99,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.app(request)
         self._write(response)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
     def _headers(self, response: Response) -> None:
         self.send_response_only(response.status)
@@ -174,10 +175,8 @@ class _Server(ThreadingHTTPServer):
             conns = list(self.connections)
         for conn in conns:
             sock = conn.sock if isinstance(conn, TlsSocket) else conn
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class HttpServer:

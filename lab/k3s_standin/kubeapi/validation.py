@@ -85,8 +85,9 @@ def check_object(res: ResourceType, obj: Obj) -> None:
             (
                 "FieldValueInvalid",
                 "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower '
+                "case alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character",
             )
         )
     if res.kind == "Pod" and not (obj.get("spec") or {}).get("containers"):
