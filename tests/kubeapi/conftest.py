@@ -177,6 +177,20 @@ class Cluster:
             )
         return result
 
+    def popen_kubectl(self, version: str, *args: str) -> subprocess.Popen[str]:
+        binary = KUBECTLS[version]
+        if binary is None:
+            pytest.skip(f"kubectl {version} is not installed")
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig()),
+            "KUBECACHEDIR": str(self.workdir / f"cache-{version}-shared"),
+            "HOME": str(self.workdir),
+        }
+        return subprocess.Popen(
+            [binary, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
     def request(
         self,
         method: str,

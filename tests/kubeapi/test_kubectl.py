@@ -282,3 +282,26 @@ def test_drain_moves_pods(kubectl_env: tuple[Cluster, str, str]) -> None:
         assert len(nodes) == 4 and node not in nodes
     finally:
         cluster.kubectl(version, "uncordon", node)
+
+
+def test_logs_and_watch_table(kubectl_env: tuple[Cluster, str, str]) -> None:
+    cluster, version, ns = kubectl_env
+    app = f"logs-{ns}"
+    cluster.kubectl(
+        version, "apply", "-f", "-", stdin=DEPLOYMENT.format(name=app, ns=ns, replicas=1)
+    )
+    cluster.kubectl(version, "rollout", "status", f"-n={ns}", f"deploy/{app}", "--timeout=30s")
+    logs = cluster.kubectl(version, "logs", f"-n={ns}", f"deploy/{app}").stdout
+    assert "web running on" in logs
+    watch = cluster.popen_kubectl(version, "get", "configmaps", f"-n={ns}", "-w")
+    try:
+        assert watch.stdout is not None
+        header = watch.stdout.readline().split()
+        assert header[:2] == ["NAME", "DATA"]
+        cm = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: watched, namespace: {ns}}}\n"
+        cluster.kubectl(version, "apply", "-f", "-", stdin=cm)
+        rows = [watch.stdout.readline().split()[0] for _ in range(2)]
+        assert "watched" in rows
+    finally:
+        watch.kill()
+        watch.wait()

@@ -93,6 +93,10 @@ def test_lost_node_goes_not_ready_and_its_pods_move(lab: Cluster) -> None:
     ).stdout
     assert all(name in events for name in lost)
 
+    forced = lab.kubectl("1.37", "delete", "pod", lost[0], "--force", "--grace-period=0")
+    assert f'pod "{lost[0]}" force deleted' in forced.stdout
+    assert lost[0] not in {p["metadata"]["name"] for p in _pods(lab, "app")}
+
     lab.request("POST", "/lab/nodes/agent2/heartbeat", {"stopped": False})
     lab.settle()
     assert wait_for(

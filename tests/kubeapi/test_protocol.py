@@ -11,8 +11,10 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from conftest import Cluster, Pki, wait_for
-from k3s_standin.kubeapi import Request, Response
+from k3s_standin.kubeapi import ApiServer, Request, Response, ServerConfig
 
 
 def _connection(cluster: Cluster, client: object | None = None) -> http.client.HTTPSConnection:
@@ -179,3 +181,18 @@ def test_command_line_server(tmp_path: Path, certs: Pki) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_plain_http_is_for_loopback_unit_tests(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="loopback only"):
+        ApiServer(ServerConfig(state_dir=tmp_path / "x", host="0.0.0.0", port=0))
+    server = ApiServer(ServerConfig(state_dir=tmp_path / "plain", port=0, controllers=False))
+    server.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", "/lab/clock", body=json.dumps({"advance_seconds": 30}))
+        assert json.loads(conn.getresponse().read())["offset_seconds"] == 30
+        conn.request("GET", "/api/v1/namespaces/kube-system")
+        assert json.loads(conn.getresponse().read())["status"]["phase"] == "Active"
+    finally:
+        server.stop()

@@ -6,8 +6,9 @@ import copy
 import json
 import logging
 import queue
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -701,12 +702,13 @@ class RestApi:
         timeout = min(float(req.query.get("timeoutSeconds") or 1800), 1800.0)
         bookmarks = req.query.get("allowWatchBookmarks") == "true"
         send_end = req.query.get("sendInitialEvents") == "true"
+        render = self._watch_renderer(req, t)
 
         def events() -> Iterator[bytes]:
             try:
                 for obj in items:
                     if labels(obj) and fields(obj):
-                        yield _event("ADDED", obj)
+                        yield _event("ADDED", render(obj))
                 if send_end and bookmarks:
                     yield _event(
                         "BOOKMARK",
@@ -719,7 +721,8 @@ class RestApi:
                             },
                         },
                     )
-                yield from self._stream(watcher, rv, labels, fields, timeout)
+                for kind, obj in self._stream(watcher, rv, labels, fields, timeout):
+                    yield _event(kind, render(obj))
             finally:
                 self.store.unwatch(watcher)
 
@@ -731,6 +734,19 @@ class RestApi:
             events(),
         )
 
+    def _watch_renderer(self, req: Request, t: Target) -> Callable[[Obj], Obj]:
+        """``kubectl get -w`` asks for Table rows; everyone else gets the objects."""
+        if "as=Table" not in (req.headers.get("Accept") or ""):
+            return lambda obj: obj
+        include = req.query.get("includeObject", "Metadata")
+        return lambda obj: tables.table(
+            t.res.kind,
+            [obj],
+            obj["metadata"].get("resourceVersion", ""),
+            self.clock.now(),
+            include,
+        )
+
     def _stream(
         self,
         watcher: Watcher,
@@ -738,9 +754,10 @@ class RestApi:
         labels: selectors.Predicate,
         fields: selectors.Predicate,
         timeout: float,
-    ) -> Iterator[bytes]:
-        deadline = self.clock.timestamp() + timeout
-        while not self.stopping and self.clock.timestamp() < deadline:
+    ) -> Iterator[tuple[str, Obj]]:
+        # Real time, not the lab clock: advancing the clock must not end open watches.
+        deadline = time.monotonic() + timeout
+        while not self.stopping and time.monotonic() < deadline:
             try:
                 event: WatchEvent | None = watcher.events.get(timeout=0.5)
             except queue.Empty:
@@ -750,7 +767,7 @@ class RestApi:
             if event.rv <= after:
                 continue
             if labels(event.obj) and fields(event.obj):
-                yield _event(event.type, event.obj)
+                yield event.type, event.obj
 
 
 def _event(kind: str, obj: Obj) -> bytes:
