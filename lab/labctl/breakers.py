@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from labctl import kubeconfig, registry, scheduling
 from labctl.context import SERVER_TLS, Lab
-from labctl.kubeclient import KubeError, node_ready
+from labctl.kubeclient import node_ready
 from labctl.layout import REGISTRY_PORT, Node
 from labctl.registry import registry_node, registry_pod
 from labctl.waiting import wait_for
@@ -141,11 +141,6 @@ def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
             "pod: run registry-lost before certs-expired (`lab break incident` does)"
         )
     old_uid = old["metadata"]["uid"]
-    try:
-        client.delete(scheduling.pod_path(old))
-    except KubeError as err:
-        if err.status != 404:
-            raise
     holder: list[list[str]] = []
 
     def replaced_and_answering() -> bool:
@@ -159,7 +154,11 @@ def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
         holder.append(names)
         return True
 
-    wait_for("the new registry pod to answer on :5000", replaced_and_answering, 90, 1.0)
+    # Restarted in place, as a crashed or updated pod is: the other nodes are kept out.
+    others = {n.name for n in lab.state.nodes()} - {node_name or ""}
+    with scheduling.kept_out(client, others):
+        scheduling.delete_pods(client, [old])
+        wait_for("the new registry pod to answer on :5000", replaced_and_answering, 90, 1.0)
     say(f"registry pod restarted without a volume; catalog now {holder[-1] or 'empty'}")
 
 

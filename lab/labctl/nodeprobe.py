@@ -7,6 +7,7 @@ clock (a skewed node reports its certificates as NOT YET VALID, as its k3s sees 
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ class NodeFacts:
     disk: dict[str, dict[str, int]]
     units: dict[str, str]
     clock_skew: str | None
+    catalog: list[str] | None
 
     @property
     def earliest(self) -> dict[str, Any] | None:
@@ -38,12 +40,23 @@ class NodeFacts:
         return {"total": total, "used": used, "percent": round(100 * used / total) if total else 0}
 
 
-def probe(podman: Podman, container: str) -> NodeFacts | str:
+# One podman exec per node: the stand-in's facts, then whatever registry answers on :5000
+# (the process that runs, whatever the API thinks of the registry pod).
+PROBE = (
+    "k3s-lab facts --json || exit 1; echo {sep}; "
+    "curl -sf --max-time 3 http://127.0.0.1:{port}/v2/_catalog || true"
+)
+SEPARATOR = "--- registry ---"
+
+
+def probe(podman: Podman, container: str, registry_port: int) -> NodeFacts | str:
     """The node's facts, or the reason they could not be read."""
-    result = podman.exec(container, ["k3s-lab", "facts", "--json"], check=False, timeout=30)
+    script = PROBE.format(sep=shlex.quote(SEPARATOR), port=registry_port)
+    result = podman.exec(container, ["sh", "-c", script], check=False, timeout=30)
     if result.returncode != 0:
         return (result.stderr.strip() or result.stdout.strip() or "k3s-lab facts failed")[-300:]
-    data = json.loads(result.stdout)
+    facts_text, _, catalog_text = result.stdout.partition(SEPARATOR)
+    data = json.loads(facts_text)
     return NodeFacts(
         now=str(data.get("now", "")),
         leaves=list(data.get("leaves") or []),
@@ -51,4 +64,12 @@ def probe(podman: Podman, container: str) -> NodeFacts | str:
         disk=dict(data.get("disk") or {}),
         units={k: v for k, v in (data.get("units") or {}).items() if v != "absent"},
         clock_skew=data.get("clock_skew"),
+        catalog=_catalog(catalog_text),
     )
+
+
+def _catalog(text: str) -> list[str] | None:
+    try:
+        return list(json.loads(text).get("repositories") or [])
+    except (ValueError, AttributeError):
+        return None

@@ -6,6 +6,8 @@ taints; a temporary NoSchedule taint on the nodes being emptied is all it takes 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from labctl.kubeclient import KubeClient, KubeError
@@ -50,34 +52,45 @@ def _settled(client: KubeClient, off: set[str], namespaces: set[str] | None) -> 
     )
 
 
+@contextmanager
+def kept_out(client: KubeClient, nodes: set[str]) -> Iterator[None]:
+    """A temporary NoSchedule taint on ``nodes``, lifted whatever happens."""
+    temp = {"key": TEMP_TAINT_KEY, "value": "lab", "effect": "NoSchedule"}
+    for name in nodes:
+        node = client.get(f"/api/v1/nodes/{name}")
+        set_taints(client, name, [*[t for t in taints(node) if t["key"] != TEMP_TAINT_KEY], temp])
+    try:
+        yield
+    finally:
+        for name in nodes:
+            node = client.get(f"/api/v1/nodes/{name}")
+            set_taints(client, name, [t for t in taints(node) if t["key"] != TEMP_TAINT_KEY])
+
+
+def delete_pods(client: KubeClient, pods: list[Obj]) -> None:
+    for pod in pods:
+        try:
+            client.delete(pod_path(pod))
+        except KubeError as err:
+            if err.status != 404:
+                raise
+
+
 def move_replicaset_pods(
     client: KubeClient, off: set[str], namespaces: set[str] | None, timeout: float = 90.0
 ) -> int:
     """Re-create the ReplicaSet pods running on ``off`` elsewhere; returns how many moved."""
-    temp = {"key": TEMP_TAINT_KEY, "value": "lab", "effect": "NoSchedule"}
-    for name in off:
-        node = client.get(f"/api/v1/nodes/{name}")
-        set_taints(client, name, [*[t for t in taints(node) if t["key"] != TEMP_TAINT_KEY], temp])
-    try:
+    with kept_out(client, off):
         moving = [
             p
             for p in replicaset_pods(client, namespaces)
             if p.get("spec", {}).get("nodeName") in off
         ]
-        for pod in moving:
-            try:
-                client.delete(pod_path(pod))
-            except KubeError as err:
-                if err.status != 404:
-                    raise
+        delete_pods(client, moving)
         wait_for(
             f"the pods of {', '.join(sorted(off))} to run elsewhere",
             lambda: _settled(client, off, namespaces),
             timeout,
             1.0,
         )
-    finally:
-        for name in off:
-            node = client.get(f"/api/v1/nodes/{name}")
-            set_taints(client, name, [t for t in taints(node) if t["key"] != TEMP_TAINT_KEY])
     return len(moving)

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from labctl import kubeconfig, registry
+from labctl import kubeconfig
 from labctl.context import Lab
 from labctl.kubeclient import KubeClient, KubeError, node_ready
 from labctl.layout import REGISTRY_PORT
 from labctl.nodeprobe import NodeFacts, probe
-from labctl.registry import registry_node
+from labctl.registry import registry_pod
 
 
 @dataclass
@@ -66,16 +66,16 @@ def collect(lab: Lab) -> dict[str, Any]:
     # Node probes (podman exec) and the API run side by side: status must stay quick.
     with ThreadPoolExecutor(max_workers=len(nodes) + 1) as pool:
         connecting = pool.submit(connect, lab)
-        probes = [pool.submit(probe, lab.podman, n.container) for n in nodes]
+        probes = [pool.submit(probe, lab.podman, n.container, REGISTRY_PORT) for n in nodes]
         client, access = connecting.result()
         facts = {node: future.result() for node, future in zip(nodes, probes, strict=True)}
     api_nodes: dict[str, dict[str, Any]] = {}
     pods: list[dict[str, Any]] = []
-    reg_node = None
+    reg_pod_node = None
     if client is not None:
         api_nodes = {n["metadata"]["name"]: n for n in client.items("/api/v1/nodes")}
         pods = client.items("/api/v1/pods")
-        reg_node = registry_node(lab, client)
+        reg_pod_node = (registry_pod(client) or {}).get("spec", {}).get("nodeName")
     per_node = Counter(p.get("spec", {}).get("nodeName") or "<pending>" for p in pods)
     report: dict[str, Any] = {
         "api": {"url": lab.api_url, "attempts": access.attempts, "used": access.used},
@@ -119,11 +119,17 @@ def collect(lab: Lab) -> dict[str, Any]:
         else:
             entry["probe_error"] = fact
         report["nodes"].append(entry)
-    if reg_node is not None:
-        report["registry"] = {
-            "node": reg_node.name,
-            "catalog": registry.catalog(lab.podman, reg_node.container, REGISTRY_PORT),
-        }
+    serving = {
+        n.name: f.catalog
+        for n, f in facts.items()
+        if isinstance(f, NodeFacts) and f.catalog is not None
+    }
+    report["registry"] = {
+        "pod_node": reg_pod_node,
+        "serving": serving,
+        # The registry the cluster would pull from: the pod's node, else any that answers.
+        "catalog": serving.get(reg_pod_node or "", next(iter(serving.values()), None)),
+    }
     report["pending_pods"] = per_node.get("<pending>", 0)
     return report
 
@@ -169,10 +175,9 @@ def render(report: dict[str, Any]) -> str:
     if report.get("pending_pods"):
         lines.append(f"pending pods: {report['pending_pods']}")
     reg = report["registry"]
-    if reg is None:
-        lines.append("registry: no running registry pod found")
-    else:
-        catalog = reg["catalog"]
-        shown = "no answer on :5000" if catalog is None else (", ".join(catalog) or "EMPTY")
-        lines.append(f"registry on {reg['node']}: {shown}")
+    pod_at = f"pod on {reg['pod_node']}" if reg["pod_node"] else "no registry pod bound"
+    if not reg["serving"]:
+        lines.append(f"registry: {pod_at}; nothing answers on :5000")
+    for node, catalog in reg["serving"].items():
+        lines.append(f"registry on {node} ({pod_at}): {', '.join(catalog) or 'EMPTY'}")
     return "\n".join(lines)

@@ -89,6 +89,33 @@ def _install(lab: Lab, nodes: list[Node]) -> None:
         )
 
 
+REGISTRY_UNIT = """[Unit]
+Description=remedy lab: the registry pod's registry on this node (stand-in for containerd)
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/python3 {script} --node {node} --api {api}
+Restart=always
+RestartSec=2s
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _install_registry_runner(lab: Lab, node: Node) -> None:
+    script = f"{STANDIN_DIR}/registry_runner.py"
+    source = Path(__file__).resolve().parent / "innode" / "registry_runner.py"
+    lab.podman.exec(node.container, ["tee", script], input_bytes=source.read_bytes())
+    # A kubelet reaches the API where k3s points it: the server locally, agents via their
+    # load balancer on 127.0.0.1:6444.
+    api = f"https://127.0.0.1:{API_PORT if node.role == 'server' else 6444}"
+    unit = REGISTRY_UNIT.format(script=script, node=node.name, api=api)
+    path = "/etc/systemd/system/remedy-lab-registry.service"
+    lab.podman.exec(node.container, ["tee", path], input_bytes=unit.encode())
+    lab.podman.exec(node.container, ["systemctl", "enable", "--now", "remedy-lab-registry.service"])
+
+
 def _readyz(lab: Lab) -> bool:
     """/readyz with the server's admin kubeconfig: k3s runs with anonymous-auth=false."""
     try:
@@ -158,6 +185,8 @@ def bring_up(lab: Lab, say: Say) -> float:
     say(f"server ready ({time.monotonic() - start:.0f}s)")
 
     _install(lab, lab.state.agent_nodes())
+    for node in nodes:
+        _install_registry_runner(lab, node)
     client = lab.control()
     names = [n.name for n in nodes]
     wait_for("every node to be Ready", lambda: _nodes_ready(client, names), 120, 1.0)
