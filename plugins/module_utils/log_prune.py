@@ -32,14 +32,10 @@ DEFAULT_PODS_DIR = "/var/log/pods"
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)(?:i?B)?$", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"^(\d+(?:\.\d+)?)%$")
-# base, then logrotate's numbered or dateext suffix, kubelet's `0.log.20240101-120000` or
-# `.old`, then a compression suffix: one match per file name keeps the scan cheap.
-_ROTATED_RE = re.compile(
-    r"(.*?)"
-    r"(\.\d+|[-.]\d{8}(?:[-_]?\d{2,6})?|[-.]\d{4}-\d{2}-\d{2}|\.old)?"
-    r"(\.(?:gz|xz|zst|bz2|lz4))?",
-    re.DOTALL,
-)
+_COMPRESSED = frozenset(("gz", "xz", "zst", "bz2", "lz4"))
+# logrotate's dateext (`-20240101`, `-2024010112`, `-2024-01-01`), kubelet's
+# `0.log.20240101-120000`; numbered (`.1`) and `.old` suffixes need no regex.
+_DATED_RE = re.compile(r"[-.](?:\d{8}(?:[-_]?\d{2,6})?|\d{4}-\d{2}-\d{2})$")
 _DIR_FD_CACHE = 64
 _FLAGS_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FLAGS_TRUNC = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
@@ -103,11 +99,22 @@ def parse_target(value: object, option: str = "target_free") -> FreeTarget:
 
 
 def rotation_base(name: str) -> str | None:
-    """The log a rotated/compressed file belongs to, or None for an active log."""
-    match = _ROTATED_RE.fullmatch(name)
-    if match is None or match.lastindex is None or match.lastindex < 2:
-        return None
-    return match.group(1)
+    """The log a rotated/compressed file belongs to, or None for an active log.
+
+    String operations rather than one regex: this runs once per file in the tree.
+    """
+    stem, dot, ext = name.rpartition(".")
+    compressed = bool(dot) and ext in _COMPRESSED
+    if compressed:
+        name = stem
+        stem, dot, ext = name.rpartition(".")
+    if dot and (ext == "old" or (ext.isdigit() and ext.isascii())):
+        return stem
+    if name[-1:].isdigit():
+        dated = _DATED_RE.search(name)
+        if dated is not None:
+            return name[: dated.start()]
+    return name if compressed else None
 
 
 # ---------------------------------------------------------------------------- options
@@ -357,13 +364,13 @@ class Scanner:
         st: os.stat_result,
         groups: dict[str, list[Candidate]],
     ) -> None:
-        match = _ROTATED_RE.fullmatch(name)
-        if match is not None and match.lastindex is not None and match.lastindex >= 2:
+        base = rotation_base(name)
+        if base is not None:
             allocated = st.st_blocks * 512 if st.st_nlink == 1 else 0
             cand = Candidate("rotated", parent, name, path, st, allocated)
-            group = groups.get(match.group(1))
+            group = groups.get(base)
             if group is None:
-                groups[match.group(1)] = [cand]
+                groups[base] = [cand]
             else:
                 group.append(cand)
             return
@@ -445,7 +452,7 @@ class Actor:
         self._last_fd = -1
 
     def delete(self, cand: Candidate) -> int:
-        dir_fd = self._dir_fd(cand.parent)
+        dir_fd = self._last_fd if cand.parent == self._last else self._dir_fd(cand.parent)
         name = cand.name
         try:
             if self.recheck or cand.kind == "pod_dir":
@@ -592,9 +599,6 @@ class FsState:
     wanted: int | None
     freed: int = 0
 
-    def met(self) -> bool:
-        return self.wanted is not None and self.free_before + self.freed >= self.wanted
-
 
 class Selector:
     """The one loop that decides what to prune; shared by check mode and real runs."""
@@ -625,8 +629,12 @@ class Selector:
         state = self.state(plan)
         budget = self.options.max_delete
         result = self.result
+        # Target and budget checked inline: this loop runs once per file.
+        wanted = state.wanted
         for cand in candidates:
-            if result.budget_exhausted or state.met():
+            if result.budget_exhausted or (
+                wanted is not None and state.free_before + state.freed >= wanted
+            ):
                 return
             if budget is not None and result.freed + cand.allocated > budget:
                 result.budget_exhausted = True
@@ -634,13 +642,6 @@ class Selector:
             got = self._act(cand)
             state.freed += got
             result.freed += got
-
-    def run_fs(self, plan: FsPlan, free: int, wanted: int | None) -> int:
-        """Prune one planned filesystem from a known state; returns the bytes freed."""
-        state = FsState(plan.path, plan.dev, 0, free, wanted)
-        self.states[plan.dev] = state
-        self.run(plan, [*plan.deletions, *plan.truncations])
-        return state.freed
 
     def _act(self, cand: Candidate) -> int:
         truncate = cand.kind == "active"
