@@ -67,6 +67,19 @@ def verify_error(error: ssl.SSLCertVerificationError, url: str) -> str:
     return f"tls: failed to verify certificate: x509: {getattr(error, 'verify_message', error)}"
 
 
+def os_error_text(error: OSError, host: str) -> str:
+    """net's wording of socket failures (``dial tcp 127.0.0.1:6444: connect: ...``)."""
+    if isinstance(error, ConnectionRefusedError):
+        return f"dial tcp {host}: connect: connection refused"
+    if isinstance(error, ConnectionResetError):
+        return f"read tcp {host}: read: connection reset by peer"
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "net/http: request canceled (Client.Timeout exceeded while awaiting headers)"
+    if isinstance(error, socket.gaierror):
+        return f"dial tcp: lookup {host.rsplit(':', 1)[0]}: no such host"
+    return f"read tcp {host}: {error.strerror or error}"
+
+
 def request_error(method: str, url: str, reason: str) -> str:
     """net/http's ``*url.Error``: ``Get "https://...": <reason>``."""
     return f'{method.capitalize()} "{url}": {reason}'

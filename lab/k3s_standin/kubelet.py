@@ -104,11 +104,7 @@ class Kubelet:
             ) from error
         except OSError as error:
             host = f"{parts.hostname}:{parts.port}"
-            text = (
-                f"dial tcp {host}: connect: connection refused"
-                if isinstance(error, ConnectionRefusedError)
-                else str(error)
-            )
+            text = gotls.os_error_text(error, host)
             raise ApiFailure(
                 lambda u, t=text, m=method: gotls.request_error(m, u, t), storm=False
             ) from error

@@ -61,7 +61,11 @@ class Supervisor:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        status, body = request(url, "/cacerts", ctx, {}, timeout)
+        try:
+            status, body = request(url, "/cacerts", ctx, {}, timeout)
+        except OSError as error:
+            text = gotls.os_error_text(error, urlsplit(url).netloc)
+            raise SupervisorError(gotls.request_error("GET", url + "/cacerts", text)) from error
         if status != 200:
             raise SupervisorError(
                 f"{url}/cacerts: {status} {http.client.responses.get(status, '')}"
@@ -101,9 +105,8 @@ class Supervisor:
                 gotls.request_error("GET", self.url + path, gotls.verify_error(error, self.url))
             ) from error
         except OSError as error:
-            raise SupervisorError(
-                gotls.request_error("GET", self.url + path, str(error))
-            ) from error
+            text = gotls.os_error_text(error, urlsplit(self.url).netloc)
+            raise SupervisorError(gotls.request_error("GET", self.url + path, text)) from error
 
     def _ok(self, path: str, status: int, body: bytes) -> bytes:
         if status == 403:

@@ -169,3 +169,17 @@ def test_facts_report_disk_and_units(server_tree: Layout) -> None:
     assert data["disk"]["/var/log"]["total"] > 0
     assert data["units"] == {"k3s": "absent", "k3s-agent": "absent"}
     assert data["clock_skew"] is None
+
+
+def test_go_wording_of_socket_errors() -> None:
+    from k3s_standin import gotls  # noqa: PLC0415
+
+    host = "127.0.0.1:6444"
+    assert gotls.os_error_text(ConnectionRefusedError(), host) == (
+        "dial tcp 127.0.0.1:6444: connect: connection refused"
+    )
+    assert gotls.os_error_text(ConnectionResetError(), host).endswith(
+        "read: connection reset by peer"
+    )
+    url = "https://127.0.0.1:6444/v1-k3s/config"
+    assert gotls.request_error("GET", url, "x") == 'Get "https://127.0.0.1:6444/v1-k3s/config": x'
