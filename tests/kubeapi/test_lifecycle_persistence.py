@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +162,30 @@ def test_restart_keeps_every_object(tmp_path: Path, certs: Pki) -> None:
         assert tls_crt == "Y3J0"
     finally:
         second.server.stop()
+
+
+def test_events_expire_after_an_hour(lab: Cluster) -> None:
+    def event(name: str, stamp: str) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name},
+            "involvedObject": {"kind": "Node", "name": "agent1"},
+            "reason": "Test",
+            "message": name,
+            "lastTimestamp": stamp,
+        }
+
+    now = lab.server.clock.now()
+    old = (now - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fresh = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert lab.request("POST", "/api/v1/namespaces/default/events", event("old", old))[0] == 201
+    assert lab.request("POST", "/api/v1/namespaces/default/events", event("fresh", fresh))[0] == 201
+    lab.settle()
+    assert lab.request("GET", "/api/v1/namespaces/default/events/old")[0] == 404
+    assert lab.request("GET", "/api/v1/namespaces/default/events/fresh")[0] == 200
+
+
+def test_default_kubernetes_service(lab: Cluster) -> None:
+    out = lab.kubectl("1.37", "get", "svc", "kubernetes", "--no-headers").stdout.split()
+    assert out[:5] == ["kubernetes", "ClusterIP", "10.43.0.1", "<none>", "443/TCP"]

@@ -30,6 +30,7 @@ LOG = logging.getLogger(__name__)
 EXTERNAL_KUBELET = "kubeapi.lab/kubelet"
 REVISION = "deployment.kubernetes.io/revision"
 _HASH_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+EVENT_TTL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class Controllers:
             self._replicaset_status()
             self._deployment_status(now)
             self._service_accounts()
+            self._expire_events(now)
 
     # -- events --------------------------------------------------------------------------
     def event(
@@ -744,6 +746,15 @@ class Controllers:
             }
             for c in pod["spec"].get("containers") or []
         ]
+
+    # -- events expire after an hour (the apiserver's --event-ttl) ------------------------
+    def _expire_events(self, now: datetime) -> None:
+        for event in self.store.list("events"):
+            stamp = event.get("lastTimestamp") or event["metadata"].get("creationTimestamp")
+            if stamp and (now - parse_rfc3339(stamp)).total_seconds() > EVENT_TTL_SECONDS:
+                self.store.delete(
+                    "events", event["metadata"]["namespace"], event["metadata"]["name"]
+                )
 
     # -- service accounts ----------------------------------------------------------------
     def _service_accounts(self) -> None:

@@ -31,6 +31,24 @@ from .transport import HttpServer, Request, Response
 Handler = Callable[[Request], Response]
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+KUBERNETES_SERVICE = {
+    "metadata": {
+        "name": "kubernetes",
+        "namespace": "default",
+        "labels": {"component": "apiserver", "provider": "kubernetes"},
+    },
+    "spec": {
+        "type": "ClusterIP",
+        "clusterIP": "10.43.0.1",
+        "clusterIPs": ["10.43.0.1"],
+        "ipFamilies": ["IPv4"],
+        "ipFamilyPolicy": "SingleStack",
+        "internalTrafficPolicy": "Cluster",
+        "sessionAffinity": "None",
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+    },
+    "status": {"loadBalancer": {}},
+}
 # Without TLS there is no identity to check: unit tests act as the cluster admin.
 PLAIN_HTTP_IDENTITY = Identity("system:admin", (MASTERS,))
 
@@ -171,6 +189,8 @@ class ApiServer:
                 ns = {"metadata": {"name": name}}
                 self.api.default_object(self.registry.lookup("namespaces"), ns)
                 self.store.create("namespaces", ns)
+        if self.store.find("services", "default", "kubernetes") is None:
+            self.store.create("services", KUBERNETES_SERVICE)
         for path in self.config.seed_files:
             self.load_seed(path)
 
