@@ -169,7 +169,10 @@ class Kubelet:
             try:
                 self.beat()
             except ApiFailure as failure:
-                self._fail_for(failure, self.config.heartbeat_seconds)
+                # A refused kubelet retries fast (the lease controller backs off from 200 ms),
+                # so the server logs a refusal per retry: its side of the storm.
+                retry = 1.0 if failure.storm else self.config.heartbeat_seconds
+                self._fail_for(failure, min(retry, self.config.heartbeat_seconds))
                 continue
             self.stop.wait(self.config.heartbeat_seconds)
 

@@ -183,3 +183,15 @@ def test_go_wording_of_socket_errors() -> None:
     )
     url = "https://127.0.0.1:6444/v1-k3s/config"
     assert gotls.request_error("GET", url, "x") == 'Get "https://127.0.0.1:6444/v1-k3s/config": x'
+
+
+def test_fail_start_after_rotation_fails_once(server_tree: Layout) -> None:
+    from k3s_standin import server  # noqa: PLC0415
+
+    assert server.fail_once_after_rotation(server_tree) is False
+    certcmd_err = io.StringIO()
+    from k3s_standin import certcmd  # noqa: PLC0415
+
+    certcmd.rotate(server_tree, [], certcmd_err)
+    assert server.fail_once_after_rotation(server_tree) is True
+    assert server.fail_once_after_rotation(server_tree) is False
