@@ -10,11 +10,22 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from k3s_standin import kubelet, logfmt, nodeconfig, nodeobject, proctitle, sdnotify, settings
+from k3s_standin import (
+    certmonitor,
+    kubelet,
+    logfmt,
+    nodeconfig,
+    nodeobject,
+    pki,
+    proctitle,
+    sdnotify,
+    settings,
+)
 from k3s_standin.layout import Layout
 from k3s_standin.loadbalancer import LoadBalancer
 from k3s_standin.supervisorclient import (
@@ -77,7 +88,19 @@ def kubelet_config(run: AgentRun, lab: settings.LabSettings, index: int) -> kube
         node_object=obj,
         heartbeat_seconds=lab.heartbeat_seconds,
         storm_lines_per_second=lab.storm_lines_per_second,
+        cert_events=_cert_monitor(run, lab) if lab.certificate_check else None,
     )
+
+
+def _cert_monitor(run: AgentRun, lab: settings.LabSettings) -> Callable[[bool], list[dict]]:
+    """k3s's cert monitor shipped with ``certificate check`` (v1.29.4)."""
+
+    def check(first: bool) -> list[dict]:
+        now = pki.utcnow()
+        found = certmonitor.findings(run.layout, lab.window_days, now, first)
+        return [certmonitor.event(run.node.name, *item, now) for item in found]
+
+    return check
 
 
 def pod_cidr_index(name: str) -> int:

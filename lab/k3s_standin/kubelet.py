@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from k3s_standin import gotls, logfmt, nodeobject, supervisorclient
+from k3s_standin import certmonitor, gotls, logfmt, nodeobject, supervisorclient
 
 Obj = dict[str, Any]
 LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/"
@@ -46,6 +46,8 @@ class KubeletConfig:
     node_object: Obj
     heartbeat_seconds: float = 5.0
     storm_lines_per_second: float = 40.0
+    # k3s's cert monitor: (first check?) -> Events to record on the Node.
+    cert_events: Callable[[bool], list[Obj]] | None = None
 
 
 def micro_time(moment: dt.datetime) -> str:
@@ -66,6 +68,8 @@ class Kubelet:
         self.started = dt.datetime.now(dt.UTC)
         self.registered = threading.Event()
         self._full_status_sent = False
+        self._next_cert_check = 0.0
+        self._first_cert_check = True
         self._storm = _storm_lines(config.node_name, config.api_url)
 
     # --- API calls ---------------------------------------------------------------------
@@ -147,6 +151,16 @@ class Kubelet:
             )
         self._renew_lease(now, (current.get("metadata") or {}).get("uid", ""))
         self.registered.set()
+        self._check_certs()
+
+    def _check_certs(self) -> None:
+        monitor = self.config.cert_events
+        if monitor is None or time.monotonic() < self._next_cert_check:
+            return
+        for event in monitor(self._first_cert_check):
+            self._call("POST", "/api/v1/namespaces/default/events", event)
+        self._first_cert_check = False
+        self._next_cert_check = time.monotonic() + certmonitor.INTERVAL_SECONDS
 
     def _renew_lease(self, now: dt.datetime, node_uid: str) -> None:
         name = self.config.node_name

@@ -195,3 +195,27 @@ def test_fail_start_after_rotation_fails_once(server_tree: Layout) -> None:
     certcmd.rotate(server_tree, [], certcmd_err)
     assert server.fail_once_after_rotation(server_tree) is True
     assert server.fail_once_after_rotation(server_tree) is False
+
+
+def test_cert_monitor_findings_word_k3s_events(server_tree: Layout, now: dt.datetime) -> None:
+    from k3s_standin import certmonitor  # noqa: PLC0415
+
+    assert certmonitor.findings(server_tree, 120, now, first=True) == [
+        ("Normal", "CertificateExpirationOK",
+         "Node and Certificate Authority certificates managed by k3s are OK"),
+    ]  # fmt: skip
+    assert certmonitor.findings(server_tree, 120, now, first=False) == []
+    later = now + dt.timedelta(days=300)
+    ((kind, reason, message),) = certmonitor.findings(server_tree, 120, later, first=False)
+    assert (kind, reason) == ("Warning", "CertificateExpirationWarning")
+    assert message.startswith(
+        "Node certificates require attention - restart k3s on this node to trigger automatic "
+        "rotation: "
+    )
+    assert (
+        "admin/client-admin.crt: certificate CN=system:admin,O=system:masters will expire "
+        "within 120 days at" in message
+    )
+    much_later = now + dt.timedelta(days=3400)
+    reasons = [r for _, r, _ in certmonitor.findings(server_tree, 120, much_later, first=False)]
+    assert reasons == ["CertificateExpirationWarning", "CACertificateExpirationWarning"]

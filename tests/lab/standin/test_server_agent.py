@@ -135,6 +135,14 @@ def test_agent_joins_with_the_token_and_stays_ready(cluster: dict) -> None:
     assert api.store.find("deployments", "kube-system", "coredns") is not None
     assert api.store.find("deployments", "default", "registry") is not None
 
+    def monitor_said_ok() -> bool:
+        return any(
+            e.get("reason") == "CertificateExpirationOK" and e["involvedObject"]["name"] == "agent1"
+            for e in api.store.list("events", "default")
+        )
+
+    wait_for(monitor_said_ok, "k3s's cert monitor Event on agent1")
+
 
 def test_server_writes_token_kubeconfig_and_k3s_serving(cluster: dict) -> None:
     layout, api = cluster["server"], cluster["api"]
