@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from . import volumes
 from .api import RestApi
 from .clock import Clock, parse_rfc3339, rfc3339
 from .control import LabState
@@ -168,6 +169,7 @@ class Controllers:
             self._deployments(now)
             self._replicasets(now)
             self._schedule(now)
+            self._provision_volumes()
             self._pods_on_nodes(now)
             self._replicaset_status()
             self._deployment_status(now)
@@ -658,7 +660,7 @@ class Controllers:
         for pod in pods:
             if pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
                 continue
-            fits = [n for n in nodes if _fits(pod, n)]
+            fits = [n for n in nodes if _fits(pod, n) and volumes.node_allowed(self.store, pod, n)]
             conds = pod.setdefault("status", {}).setdefault("conditions", [])
             stamp = rfc3339(now)
             if not fits:
@@ -686,6 +688,12 @@ class Controllers:
                 "default-scheduler",
             )
 
+    def _provision_volumes(self) -> None:
+        for pod in self.store.list("pods"):
+            if pod["spec"].get("nodeName") and not pod["metadata"].get("deletionTimestamp"):
+                volumes.provision(self.store, pod)
+        volumes.reclaim(self.store)
+
     # -- pods on their nodes (the kubelet's share) ---------------------------------------
     def _pods_on_nodes(self, now: datetime) -> None:
         nodes = {n["metadata"]["name"]: n for n in self.store.list("nodes")}
@@ -698,6 +706,8 @@ class Controllers:
                 self.store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
                 continue
             status = pod.setdefault("status", {})
+            if not volumes.volumes_ready(self.store, pod):
+                continue
             if status.get("phase") == "Pending" or (
                 not pod_ready(pod) and status.get("phase") == "Running"
             ):

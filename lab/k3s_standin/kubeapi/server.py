@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from . import volumes
 from .api import ApiSettings, RestApi, json_response
 from .auth import (
     MASTERS,
@@ -189,6 +190,8 @@ class ApiServer:
                 ns = {"metadata": {"name": name}}
                 self.api.default_object(self.registry.lookup("namespaces"), ns)
                 self.store.create("namespaces", ns)
+        if self.store.find("storageclasses", "", "local-path") is None:
+            self.store.create("storageclasses", volumes.LOCAL_PATH_CLASS)
         if self.store.find("services", "default", "kubernetes") is None:
             self.store.create("services", KUBERNETES_SERVICE)
         for path in self.config.seed_files:
