@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,27 +155,38 @@ class Controllers:
                 return
             try:
                 self.reconcile_once()
-            except ApiError as err:
-                # Another writer won a race (a 409 or a 404); the next pass sees the new state.
-                LOG.debug("reconcile pass interrupted: %s", err.message)
             except Exception:
                 LOG.exception("reconcile pass failed")
 
     def reconcile_once(self) -> None:
+        """One pass of every controller.
+
+        Controllers write with the resourceVersion they read, like real ones: when a client
+        changed the object meanwhile, the write is a 409 and the next pass starts over from
+        the client's version instead of undoing it.
+        """
         with self._pass_lock:
             now = self.clock.now()
-            self._kubelets(now)
-            self._node_lifecycle(now)
-            self._garbage_collect()
-            self._deployments(now)
-            self._replicasets(now)
-            self._schedule(now)
-            self._provision_volumes()
-            self._pods_on_nodes(now)
-            self._replicaset_status()
-            self._deployment_status(now)
-            self._service_accounts()
-            self._expire_events(now)
+            steps: list[Callable[[], None]] = [
+                lambda: self._kubelets(now),
+                lambda: self._node_lifecycle(now),
+                self._garbage_collect,
+                lambda: self._deployments(now),
+                lambda: self._replicasets(now),
+                lambda: self._schedule(now),
+                self._provision_volumes,
+                lambda: self._pods_on_nodes(now),
+                self._replicaset_status,
+                lambda: self._deployment_status(now),
+                self._service_accounts,
+                lambda: self._expire_events(now),
+            ]
+            for step in steps:
+                try:
+                    step()
+                except ApiError as err:
+                    LOG.debug("controller step lost a race, retrying next pass: %s", err.message)
+                    self.store.changed.set()
 
     # -- events --------------------------------------------------------------------------
     def event(
@@ -254,7 +266,7 @@ class Controllers:
             now - parse_rfc3339(lease["spec"].get("renewTime") or "1970-01-01T00:00:00Z")
         ).total_seconds() >= self.settings.heartbeat_seconds:
             lease["spec"]["renewTime"] = renew
-            self.store.update("leases", lease, check_version=False)
+            self.store.update("leases", lease)
         if not node_ready(node):
             stamp = rfc3339(now)
             conds = node["status"].setdefault("conditions", [])
@@ -274,7 +286,7 @@ class Controllers:
             for cond in conds:
                 cond.pop("lastUpdateTime", None)
                 cond["lastHeartbeatTime"] = stamp
-            self.store.update("nodes", node, check_version=False)
+            self.store.update("nodes", node)
             self.event(node, "NodeReady", f"Node {name} status is now: NodeReady", "kubelet")
 
     def _last_heartbeat(self, node: Obj) -> datetime | None:
@@ -304,7 +316,7 @@ class Controllers:
                 node["spec"]["taints"] = [t for t in taints if t.get("key") != UNREACHABLE]
                 if not node["spec"]["taints"]:
                     node["spec"].pop("taints")
-                self.store.update("nodes", node, check_version=False)
+                self.store.update("nodes", node)
             elif stale and not has_taint:
                 self._taint_unreachable(node, now)
             if stale:
@@ -320,7 +332,7 @@ class Controllers:
                 lastTransitionTime=stamp,
             )
         self._add_unreachable_taints(node, now)
-        self.store.update("nodes", node, check_version=False)
+        self.store.update("nodes", node)
         name = node["metadata"]["name"]
         self.event(
             node, "NodeNotReady", f"Node {name} status is now: NodeNotReady", "node-controller"
@@ -330,7 +342,7 @@ class Controllers:
                 for cond in pod["status"].get("conditions") or []:
                     if cond.get("type") in ("Ready", "ContainersReady"):
                         cond.update(status="False", lastTransitionTime=stamp)
-                self.store.update("pods", pod, check_version=False)
+                self.store.update("pods", pod)
 
     def _add_unreachable_taints(self, node: Obj, now: datetime) -> None:
         taints = node["spec"].setdefault("taints", [])
@@ -343,7 +355,7 @@ class Controllers:
 
     def _taint_unreachable(self, node: Obj, now: datetime) -> None:
         self._add_unreachable_taints(node, now)
-        self.store.update("nodes", node, check_version=False)
+        self.store.update("nodes", node)
 
     def _evict_from(self, node: Obj, now: datetime) -> None:
         taint = next(
@@ -419,7 +431,7 @@ class Controllers:
             elif new["spec"].get("replicas") != replicas:
                 old_count = new["spec"].get("replicas")
                 new["spec"]["replicas"] = replicas
-                new = self.store.update("replicasets", new, check_version=False)
+                new = self.store.update("replicasets", new)
                 verb = "up" if replicas > (old_count or 0) else "down"
                 self.event(
                     deploy,
@@ -431,7 +443,7 @@ class Controllers:
             revision = (new["metadata"].get("annotations") or {}).get(REVISION, "1")
             if (deploy["metadata"].get("annotations") or {}).get(REVISION) != revision:
                 deploy["metadata"].setdefault("annotations", {})[REVISION] = revision
-                self.store.update("deployments", deploy, check_version=False)
+                self.store.update("deployments", deploy)
             new_ready = (new.get("status") or {}).get("readyReplicas", 0)
             if (
                 new_ready >= replicas
@@ -444,7 +456,7 @@ class Controllers:
                     ):
                         count = old["spec"]["replicas"]
                         old["spec"]["replicas"] = 0
-                        self.store.update("replicasets", old, check_version=False)
+                        self.store.update("replicasets", old)
                         self.event(
                             deploy,
                             "ScalingReplicaSet",
@@ -578,7 +590,7 @@ class Controllers:
             conds.sort(key=lambda c: c["type"] != "Available")
             if status != deploy.get("status"):
                 deploy["status"] = status
-                self.store.update("deployments", deploy, check_version=False)
+                self.store.update("deployments", deploy)
 
     # -- replica sets --------------------------------------------------------------------
     def _rs_pods(self, rs: Obj) -> list[Obj]:
@@ -647,7 +659,7 @@ class Controllers:
             status = {k: v for k, v in status.items() if v or k == "replicas"}
             if status != rs.get("status"):
                 rs["status"] = status
-                self.store.update("replicasets", rs, check_version=False)
+                self.store.update("replicasets", rs)
 
     # -- scheduler -----------------------------------------------------------------------
     def _schedule(self, now: datetime) -> None:
@@ -672,7 +684,7 @@ class Controllers:
                 before = copy.deepcopy(conds)
                 _set_pod_condition(conds, "PodScheduled", "False", stamp, "Unschedulable", message)
                 if conds != before:
-                    self.store.update("pods", pod, check_version=False)
+                    self.store.update("pods", pod)
                     self.event(pod, "FailedScheduling", message, "default-scheduler", "Warning")
                 continue
             chosen = min(fits, key=lambda n: (load[n["metadata"]["name"]], n["metadata"]["name"]))
@@ -680,7 +692,7 @@ class Controllers:
             load[name] += 1
             pod["spec"]["nodeName"] = name
             _set_pod_condition(conds, "PodScheduled", "True", stamp)
-            self.store.update("pods", pod, check_version=False)
+            self.store.update("pods", pod)
             self.event(
                 pod,
                 "Scheduled",
@@ -712,7 +724,7 @@ class Controllers:
                 not pod_ready(pod) and status.get("phase") == "Running"
             ):
                 self._run_pod(pod, node, stamp)
-                self.store.update("pods", pod, check_version=False)
+                self.store.update("pods", pod)
 
     def _run_pod(self, pod: Obj, node: Obj, stamp: str) -> None:
         status = pod["status"]

@@ -163,7 +163,7 @@ def _bind(store: Store, pvc: Obj, storage_class: Obj, node: str) -> None:
         }
     )
     pvc["status"] = {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}}
-    store.update("persistentvolumeclaims", pvc, check_version=False)
+    store.update("persistentvolumeclaims", pvc)
 
 
 def reclaim(store: Store) -> None:
@@ -179,4 +179,4 @@ def reclaim(store: Store) -> None:
             store.delete("persistentvolumes", "", pv["metadata"]["name"])
         else:
             pv["status"] = {"phase": "Released"}
-            store.update("persistentvolumes", pv, check_version=False)
+            store.update("persistentvolumes", pv)
