@@ -110,6 +110,9 @@ options:
     type: bool
     default: true
 notes:
+  - On a full disk, run with SSH pipelining (the project's C(ansible.cfg) sets
+    C(pipelining = true)). Without it Ansible copies the module into a temporary file on
+    the node before running it, which fails when no space is left.
   - Supports check mode. It then reports exactly the files a real run would remove or
     truncate and projects the free space after.
   - Free space after a real run is measured. It can be lower than projected when a process
