@@ -643,3 +643,22 @@ def test_garbage_collector_is_back_on_after_a_run_even_a_failed_one(tmp_path: Pa
     with pytest.raises(OSError, match="Input/output error"):
         prune(options(tmp_path), check_mode=False, statvfs=broken_statvfs)
     assert gc.isenabled()
+
+
+def test_works_on_a_filesystem_that_is_100_percent_full(tmpfs: Path) -> None:
+    root = tmpfs / "log"
+    for i in range(1, 4):
+        write(root / f"syslog.{i}.gz", 1024**2, age_days=i)
+    active = root / "syslog"
+    with active.open("ab") as writer, pytest.raises(OSError, match="No space left"):
+        while True:  # the log storm: write until the disk is full
+            writer.write(b"e" * 65536)
+            writer.flush()
+    assert os.statvfs(root).f_bavail == 0
+    opts = options(root, keep_rotated=1, target_free="60%", truncate_over="1M")
+    result = prune(opts, check_mode=False)
+    assert removed_paths(result) == [str(root / "syslog.3.gz"), str(root / "syslog.2.gz")]
+    assert [t["path"] for t in result.truncated] == [str(active)]
+    assert result.filesystems[0].free_before == 0
+    assert result.target_met
+    assert (root / "syslog.1.gz").exists()
