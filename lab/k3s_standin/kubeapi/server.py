@@ -30,6 +30,7 @@ from .tlsio import ServingContext
 from .transport import HttpServer, Request, Response
 
 Handler = Callable[[Request], Response]
+LOG = logging.getLogger(__name__)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 KUBERNETES_SERVICE = {
@@ -250,3 +251,9 @@ class ApiServer:
             return json_response(err.code, err.status())
         except (ValueError, json.JSONDecodeError) as err:
             return json_response(400, status_body(400, str(err), "BadRequest"))
+        except Exception as err:
+            # A bug in the stand-in: answer like the apiserver's panic handler, keep serving.
+            LOG.exception("%s %s failed", req.method, req.path)
+            return json_response(
+                500, status_body(500, f"Internal error occurred: {err}", "InternalError")
+            )
