@@ -196,3 +196,30 @@ def test_plain_http_is_for_loopback_unit_tests(tmp_path: Path) -> None:
         assert json.loads(conn.getresponse().read())["status"]["phase"] == "Active"
     finally:
         server.stop()
+
+
+def test_watch_reports_objects_entering_and_leaving_a_selector(cluster: Cluster) -> None:
+    cm = {**_cm("moving"), "metadata": {"name": "moving", "labels": {"tier": "a"}}}
+    _, created = cluster.request("POST", "/api/v1/namespaces/default/configmaps", cm)
+    conn = _connection(cluster)
+    rv = created["metadata"]["resourceVersion"]
+    conn.request(
+        "GET",
+        f"/api/v1/namespaces/default/configmaps?watch=1&labelSelector=tier%3Da&resourceVersion={rv}"
+        "&timeoutSeconds=2",
+    )
+    path = "/api/v1/namespaces/default/configmaps/moving"
+    merge = "application/merge-patch+json"
+    for patch in (
+        {"metadata": {"labels": {"tier": "b"}}},
+        {"data": {"k": "unseen"}},
+        {"metadata": {"labels": {"tier": "a"}}},
+        {"data": {"k": "seen"}},
+    ):
+        assert cluster.request("PATCH", path, patch, content_type=merge)[0] == 200
+    events = [json.loads(line) for line in conn.getresponse().read().splitlines()]
+    assert [(e["type"], e["object"]["data"]["k"]) for e in events] == [
+        ("DELETED", "moving"),
+        ("ADDED", "unseen"),
+        ("MODIFIED", "seen"),
+    ]

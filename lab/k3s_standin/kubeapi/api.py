@@ -766,8 +766,23 @@ class RestApi:
                 return
             if event.rv <= after:
                 continue
-            if labels(event.obj) and fields(event.obj):
-                yield event.type, event.obj
+            kind = _filtered_type(event, labels, fields)
+            if kind is not None:
+                yield kind, event.obj
+
+
+def _filtered_type(
+    event: WatchEvent, labels: selectors.Predicate, fields: selectors.Predicate
+) -> str | None:
+    """The event a selector-filtered watch sees: entering the selection is ADDED, leaving it
+    DELETED, as the apiserver's watch cache reports it."""
+    now = labels(event.obj) and fields(event.obj)
+    if event.type != "MODIFIED" or event.old is None:
+        return event.type if now else None
+    before = labels(event.old) and fields(event.old)
+    if now:
+        return "MODIFIED" if before else "ADDED"
+    return "DELETED" if before else None
 
 
 def _event(kind: str, obj: Obj) -> bytes:

@@ -28,6 +28,7 @@ class WatchEvent:
     type: str
     key: str
     obj: Obj
+    old: Obj | None = None
 
 
 @dataclass
@@ -206,8 +207,9 @@ class Store:
     def _commit(self, res: ResourceType, ident: tuple[str, str], obj: Obj, kind: str) -> Obj:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
+        old = self._objects[res.key].get(ident)
         self._objects[res.key][ident] = obj
-        self._publish(WatchEvent(self._rv, kind, res.key, copy.deepcopy(obj)))
+        self._publish(WatchEvent(self._rv, kind, res.key, copy.deepcopy(obj), old))
         self._save()
         return copy.deepcopy(obj)
 
