@@ -21,6 +21,7 @@ import datetime as dt
 import ipaddress
 import os
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,7 +175,7 @@ def split_pem_certs(data: bytes) -> list[x509.Certificate]:
 def write_private(path: Path, data: bytes) -> None:
     """Write a file 0600 from the start (keys, bundles, kubeconfigs)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
@@ -406,7 +407,7 @@ def _ensure_ca(tls: Path, spec: CASpec, now: dt.datetime) -> bool:
 def _write_public(path: Path, data: bytes) -> None:
     """CA certs: k3s writes them 0644 (certutil.WriteCert)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,8 @@ class Supervisor:
     layout: Layout
     identity: pki.ServerIdentity
     config: dict[str, object]
+    # Joining nodes are served in parallel; node-passwd is read-modify-write.
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, compare=False)
 
     @property
     def passwd(self) -> Passwd:
@@ -180,6 +184,10 @@ class Supervisor:
 
     def _check_node_password(self, node: str, password: str) -> bool:
         """First use records the password's hash; later requests must match it."""
+        with self.lock:
+            return self._check_node_password_locked(node, password)
+
+    def _check_node_password_locked(self, node: str, password: str) -> bool:
         path = self.layout.cred_dir / "node-passwd"
         digest = hashlib.sha256(password.encode()).hexdigest()
         records = {}

@@ -165,6 +165,7 @@ def test_kubectl_works_with_the_written_kubeconfig(cluster: dict, tmp_path: Path
     config = tmp_path / "kubeconfig"
     config.write_text(text)
     wait_for(lambda: _ready(api, "agent1") == "True", "agent1 Ready")
+    wait_for(lambda: _ready(api, "server") == "True", "server Ready")
     result = subprocess.run(
         ["kubectl", "--kubeconfig", str(config), "get", "nodes", "-o", "name"],
         capture_output=True, text=True, timeout=60, check=False,
