@@ -142,7 +142,7 @@ def test_injected_faults(cluster: Cluster) -> None:
     )
     assert status == 201
     status, body = cluster.request("GET", "/api/v1/nodes")
-    assert status == 503 and body["kind"] == "Status"
+    assert status == 503 and body["kind"] == "Status" and body["reason"] == "ServiceUnavailable"
     status, body = cluster.request("GET", "/api/v1/nodes")
     assert status == 200 and body["kind"] == "NodeList"
 

@@ -23,7 +23,7 @@ from .clock import Clock
 from .control import LabState
 from .control import handle as handle_control
 from .controllers import Controllers, ControllerSettings
-from .errors import ApiError, status_body
+from .errors import REASONS, ApiError, status_body
 from .resources import Registry, UnknownResourceError
 from .store import Store
 from .tlsio import ServingContext
@@ -227,21 +227,15 @@ class ApiServer:
     def handle(self, req: Request) -> Response:  # noqa: PLR0911 - one exit per kind of request
         self._authenticate(req)
         try:
-            extra = self._extra_route(req)
-            if extra is not None:
-                return extra(req)
             fault = (
                 None if req.path.startswith("/lab/") else self.lab.take_fault(req.method, req.path)
             )
             if fault is not None:
-                return json_response(
-                    fault.status,
-                    status_body(
-                        fault.status,
-                        fault.message,
-                        "InternalError" if fault.status >= 500 else "BadRequest",
-                    ),
-                )
+                reason = REASONS.get(fault.status, "InternalError")
+                return json_response(fault.status, status_body(fault.status, fault.message, reason))
+            extra = self._extra_route(req)
+            if extra is not None:
+                return extra(req)
             if self._authenticator is not None and req.user is None:
                 return json_response(401, status_body(401, "Unauthorized", "Unauthorized"))
             if req.path.startswith("/lab/"):
