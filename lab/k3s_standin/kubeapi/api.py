@@ -5,21 +5,29 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import queue
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from . import defaults, discovery, openapi, patch, selectors, tables, validation
+from . import (
+    defaults,
+    discovery,
+    openapi,
+    patch,
+    selectors,
+    subresources,
+    tables,
+    validation,
+    watch,
+)
 from . import schema as schemas
 from .clock import Clock, rfc3339
 from .errors import ApiError, success_status
 from .resources import Registry, ResourceType, UnknownResourceError
-from .store import Store, Watcher, WatchEvent
+from .store import Store
 from .transport import Request, Response
 
 Obj = dict[str, Any]
@@ -573,27 +581,9 @@ class RestApi:
             return json_response(200, self.store.update(t.res, obj, check_version=False))
         raise ApiError(405, "the server does not allow this method on the requested resource")
 
-    def _scale_of(self, obj: Obj) -> Obj:
-        meta = obj["metadata"]
-        labels = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
-        return {
-            "kind": "Scale",
-            "apiVersion": "autoscaling/v1",
-            "metadata": {
-                k: meta[k]
-                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                if k in meta
-            },
-            "spec": {"replicas": obj["spec"].get("replicas", 0)},
-            "status": {
-                "replicas": (obj.get("status") or {}).get("replicas", 0),
-                "selector": ",".join(f"{k}={v}" for k, v in labels.items()),
-            },
-        }
-
     def _scale(self, req: Request, t: Target) -> Response:
         obj = self.store.get(t.res, t.namespace or "", t.name or "")
-        current = self._scale_of(obj)
+        current = subresources.scale_of(obj)
         if req.method == "GET":
             return json_response(200, current)
         if req.method == "PUT":
@@ -615,14 +605,14 @@ class RestApi:
             )
         obj["spec"]["replicas"] = replicas
         if req.query.get("dryRun"):
-            return json_response(200, self._scale_of(obj))
-        return json_response(200, self._scale_of(self.store.update(t.res, obj)))
+            return json_response(200, subresources.scale_of(obj))
+        return json_response(200, subresources.scale_of(self.store.update(t.res, obj)))
 
     def _evict(self, req: Request, t: Target) -> Response:
         self._decode(req)
         pod = self.store.get(t.res, t.namespace or "", t.name or "")
         for pdb in self.store.list("poddisruptionbudgets", t.namespace):
-            blocked = self._pdb_blocks(pdb, pod)
+            blocked = subresources.pdb_blocks(self.store, pdb, pod)
             if blocked is not None:
                 raise ApiError(
                     429,
@@ -633,31 +623,6 @@ class RestApi:
         if not req.query.get("dryRun"):
             self.delete_object(t.res, pod)
         return json_response(201, success_status(201))
-
-    def _pdb_blocks(self, pdb: Obj, pod: Obj) -> str | None:
-        spec = pdb.get("spec") or {}
-        labels = pod["metadata"].get("labels") or {}
-        if not selectors.match_label_selector(spec.get("selector"), labels):
-            return None
-        pods = [
-            p
-            for p in self.store.list("pods", pod["metadata"].get("namespace"))
-            if selectors.match_label_selector(
-                spec.get("selector"), p["metadata"].get("labels") or {}
-            )
-        ]
-        healthy = sum(1 for p in pods if _pod_ready(p))
-        wanted = spec.get("minAvailable")
-        if wanted is None and spec.get("maxUnavailable") is not None:
-            wanted = len(pods) - int(str(spec["maxUnavailable"]).rstrip("%") or 0)
-        if isinstance(wanted, str) and wanted.endswith("%"):
-            wanted = -(-len(pods) * int(wanted[:-1]) // 100)
-        if wanted is None or healthy - 1 >= int(wanted):
-            return None
-        return (
-            f"The disruption budget {pdb['metadata']['name']} needs {wanted} healthy pods "
-            f"and has {healthy} currently"
-        )
 
     def _bind(self, req: Request, t: Target) -> Response:
         binding = self._decode(req)
@@ -683,56 +648,16 @@ class RestApi:
                 400,
                 f'container "{container}" in pod "{t.name}" is waiting to start: ContainerCreating',
             )
-        node = pod["spec"].get("nodeName", "")
-        line = (
-            f"{pod['status'].get('startTime', '')} {container} running on {node} "
-            "(k3s stand-in: no container runtime, this is the lab's log line)\n"
-        )
-        return text_response(200, line)
+        return text_response(200, subresources.log_line(pod, container))
 
     # -- watch ---------------------------------------------------------------------------
     def _watch(self, req: Request, t: Target) -> Response:
-        labels = selectors.label_selector(req.query.get("labelSelector"))
-        fields = selectors.field_selector(req.query.get("fieldSelector"))
-        rv_text = req.query.get("resourceVersion", "")
-        initial = req.query.get("sendInitialEvents") == "true" or rv_text in ("", "0")
-        since = None if initial or not rv_text.isdigit() else int(rv_text)
-        watcher = self.store.watch(t.res, t.namespace, since)
-        items, rv = self.store.list_with_version(t.res, t.namespace) if initial else ([], 0)
-        timeout = min(float(req.query.get("timeoutSeconds") or 1800), 1800.0)
-        bookmarks = req.query.get("allowWatchBookmarks") == "true"
-        send_end = req.query.get("sendInitialEvents") == "true"
-        render = self._watch_renderer(req, t)
-
-        def events() -> Iterator[bytes]:
-            try:
-                for obj in items:
-                    if labels(obj) and fields(obj):
-                        yield _event("ADDED", render(obj))
-                if send_end and bookmarks:
-                    yield _event(
-                        "BOOKMARK",
-                        {
-                            "kind": t.res.kind,
-                            "apiVersion": t.res.api_version,
-                            "metadata": {
-                                "resourceVersion": str(rv),
-                                "annotations": {"k8s.io/initial-events-end": "true"},
-                            },
-                        },
-                    )
-                for kind, obj in self._stream(watcher, rv, labels, fields, timeout):
-                    yield _event(kind, render(obj))
-            finally:
-                self.store.unwatch(watcher)
-
-        return Response(
-            200,
-            b"",
-            "application/json",
-            {"Cache-Control": "no-cache, private", "Audit-Id": str(uuid.uuid4())},
-            events(),
+        wanted = watch.WatchRequest.parse(req.query, t.res, t.namespace)
+        stream = watch.open_stream(
+            self.store, wanted, self._watch_renderer(req, t), lambda: self.stopping
         )
+        headers = {"Cache-Control": "no-cache, private", "Audit-Id": str(uuid.uuid4())}
+        return Response(200, b"", "application/json", headers, stream)
 
     def _watch_renderer(self, req: Request, t: Target) -> Callable[[Obj], Obj]:
         """``kubectl get -w`` asks for Table rows; everyone else gets the objects."""
@@ -746,49 +671,3 @@ class RestApi:
             self.clock.now(),
             include,
         )
-
-    def _stream(
-        self,
-        watcher: Watcher,
-        after: int,
-        labels: selectors.Predicate,
-        fields: selectors.Predicate,
-        timeout: float,
-    ) -> Iterator[tuple[str, Obj]]:
-        # Real time, not the lab clock: advancing the clock must not end open watches.
-        deadline = time.monotonic() + timeout
-        while not self.stopping and time.monotonic() < deadline:
-            try:
-                event: WatchEvent | None = watcher.events.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if event is None:
-                return
-            if event.rv <= after:
-                continue
-            kind = _filtered_type(event, labels, fields)
-            if kind is not None:
-                yield kind, event.obj
-
-
-def _filtered_type(
-    event: WatchEvent, labels: selectors.Predicate, fields: selectors.Predicate
-) -> str | None:
-    """The event a selector-filtered watch sees: entering the selection is ADDED, leaving it
-    DELETED, as the apiserver's watch cache reports it."""
-    now = labels(event.obj) and fields(event.obj)
-    if event.type != "MODIFIED" or event.old is None:
-        return event.type if now else None
-    before = labels(event.old) and fields(event.old)
-    if now:
-        return "MODIFIED" if before else "ADDED"
-    return "DELETED" if before else None
-
-
-def _event(kind: str, obj: Obj) -> bytes:
-    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-
-
-def _pod_ready(pod: Obj) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
