@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_kubectl import DEPLOYMENT
 
 from conftest import Cluster, Pki, wait_for
 from k3s_standin.kubeapi import ApiServer, Request, Response, ServerConfig
@@ -223,3 +224,48 @@ def test_watch_reports_objects_entering_and_leaving_a_selector(cluster: Cluster)
         ("ADDED", "unseen"),
         ("MODIFIED", "seen"),
     ]
+
+
+def test_eviction_respects_disruption_budgets(cluster: Cluster) -> None:
+    cluster.kubectl(
+        "1.37",
+        "apply",
+        "-f",
+        "-",
+        stdin=DEPLOYMENT.format(name="guarded", ns="default", replicas=1),
+    )
+    cluster.kubectl("1.37", "rollout", "status", "deploy/guarded", "--timeout=30s")
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "guarded"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}},
+    }
+    assert (
+        cluster.request("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", pdb)[0]
+        == 201
+    )
+    pod = cluster.request("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dguarded")[1][
+        "items"
+    ][0]
+    name = pod["metadata"]["name"]
+    eviction = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": name, "namespace": "default"},
+    }
+    status, body = cluster.request(
+        "POST", f"/api/v1/namespaces/default/pods/{name}/eviction", eviction
+    )
+    assert status == 429 and body["reason"] == "TooManyRequests"
+    assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
+    assert (
+        cluster.request(
+            "DELETE", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/guarded"
+        )[0]
+        == 200
+    )
+    status, body = cluster.request(
+        "POST", f"/api/v1/namespaces/default/pods/{name}/eviction", eviction
+    )
+    assert status == 201 and body["status"] == "Success"
