@@ -8,10 +8,14 @@ and the operator's files, the way the cluster itself would have got there.
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from cryptography import x509
 
 from labctl import kubeconfig, registry, scheduling
 from labctl.context import SERVER_TLS, Lab
@@ -63,8 +67,27 @@ def certs_expired(lab: Lab, opts: BreakOptions, say: Say) -> None:
     say("leaves re-signed to have expired yesterday on every node")
 
 
+def _served_cert_expired(lab: Lab) -> bool:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", lab.state.api_port), timeout=3) as sock,
+            ctx.wrap_socket(sock) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+    except OSError:
+        return False
+    return der is not None and x509.load_der_x509_certificate(der).not_valid_after_utc < (
+        dt.datetime.now(dt.UTC)
+    )
+
+
 def serving_cert_expired(lab: Lab, opts: BreakOptions, say: Say) -> None:
     _k3s_lab(lab, [lab.state.server], ["break", "serving-cert-expired"])
+    # The running server swaps the certificate it serves within seconds: wait for it.
+    wait_for("the server to serve the expired certificate", lambda: _served_cert_expired(lab), 30)
     say("k3s-serving / dynamic-cert.json expired on the server")
 
 

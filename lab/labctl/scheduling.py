@@ -31,20 +31,23 @@ def pod_path(pod: Obj) -> str:
     return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
 
 
-def _in_scope(pod: Obj, namespaces: set[str] | None) -> bool:
+def _in_scope(pod: Obj, namespaces: set[str] | None, terminating: bool = False) -> bool:
     return (
         (namespaces is None or pod["metadata"].get("namespace") in namespaces)
-        and not pod["metadata"].get("deletionTimestamp")
+        and (terminating or not pod["metadata"].get("deletionTimestamp"))
         and any(o.get("kind") == "ReplicaSet" for o in pod["metadata"].get("ownerReferences") or [])
     )
 
 
-def replicaset_pods(client: KubeClient, namespaces: set[str] | None) -> list[Obj]:
-    return [p for p in client.items("/api/v1/pods") if _in_scope(p, namespaces)]
+def replicaset_pods(
+    client: KubeClient, namespaces: set[str] | None, terminating: bool = False
+) -> list[Obj]:
+    return [p for p in client.items("/api/v1/pods") if _in_scope(p, namespaces, terminating)]
 
 
 def _settled(client: KubeClient, off: set[str], namespaces: set[str] | None) -> bool:
-    pods = replicaset_pods(client, namespaces)
+    # Settled = the old pods are gone (not just terminating) and their replacements run.
+    pods = replicaset_pods(client, namespaces, terminating=True)
     return all(
         p.get("spec", {}).get("nodeName") not in off
         and p.get("status", {}).get("phase") == "Running"

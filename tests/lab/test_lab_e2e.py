@@ -329,7 +329,9 @@ def test_log_storm_fills_var_log(lab):
     for node in ("server", "agent1"):
         assert lab.node_exec(node, "df", "--output=pcent", "/var/log").split()[-1] == "100%"
         write = lab.podman.exec(
-            f"{PREFIX}{node}", ["sh", "-c", "echo probe > /var/log/lab-e2e-probe"], check=False
+            f"{PREFIX}{node}",
+            ["dd", "if=/dev/zero", "of=/var/log/lab-e2e-probe", "bs=4096", "count=1"],
+            check=False,
         )
         assert write.returncode != 0
         assert "No space left on device" in write.stderr
