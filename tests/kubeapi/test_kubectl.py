@@ -5,29 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from conftest import Cluster, wait_for
+from kubeapi_cluster import DEPLOYMENT, Cluster, wait_for
 
 VERSIONS = ["1.32", "1.37"]
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {ns}
-  labels: {{app: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers:
-      - name: web
-        image: registry.local/{name}:1.0
-        ports: [{{containerPort: 80}}]
-"""
 
 
 @pytest.fixture(scope="module", params=VERSIONS)

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import Cluster
+from kubeapi_cluster import Cluster
 
 PLAYBOOK = Path(__file__).with_name("playbooks") / "kubernetes_core.yml"
 

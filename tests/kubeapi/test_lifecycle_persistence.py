@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_kubectl import DEPLOYMENT
-
-from conftest import Cluster, Pki, start_cluster, wait_for
+from kubeapi_cluster import DEPLOYMENT, Cluster, Pki, start_cluster, wait_for
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 

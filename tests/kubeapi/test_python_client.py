@@ -7,9 +7,7 @@ container status without imageID, ...), so reading each kind proves the objects 
 from __future__ import annotations
 
 import pytest
-from test_kubectl import DEPLOYMENT
-
-from conftest import Cluster
+from kubeapi_cluster import DEPLOYMENT, Cluster
 
 kubernetes = pytest.importorskip("kubernetes")
 

@@ -10,8 +10,7 @@ import ssl
 from collections.abc import Iterator
 
 import pytest
-
-from conftest import Cluster, Pki, start_cluster
+from kubeapi_cluster import Cluster, Pki, start_cluster
 
 UNAUTHORIZED = "error: You must be logged in to the server (Unauthorized)"
 # kubectl reads discovery with Result.Raw(), which does not decode the Status body: with no

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Cluster, wait_for
+from kubeapi_cluster import Cluster, wait_for
 
 REGISTRY = """\
 apiVersion: v1
@@ -51,11 +51,18 @@ def test_local_path_claim_binds_on_first_use_and_pins_the_pod(cluster: Cluster) 
     terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
     assert terms[0]["matchExpressions"][0]["values"] == [node]
 
-    for _ in range(2):
-        cluster.kubectl("1.37", "rollout", "restart", "deploy/registry")
+    cluster.kubectl("1.37", "rollout", "restart", "deploy/registry")
+    cluster.kubectl("1.37", "rollout", "status", "deploy/registry", "--timeout=30s")
+    for _ in range(3):
+        cluster.kubectl("1.37", "delete", "pods", "-l", "app=registry")
         cluster.kubectl("1.37", "rollout", "status", "deploy/registry", "--timeout=30s")
-    pods = _get(cluster, "pods", "-l", "app=registry")["items"]
-    assert {p["spec"]["nodeName"] for p in pods} == {node}
+
+    def placed() -> set[str] | None:
+        pods = _get(cluster, "pods", "-l", "app=registry")["items"]
+        running = [p for p in pods if p["status"].get("phase") == "Running"]
+        return {p["spec"]["nodeName"] for p in running} if len(running) == len(pods) == 1 else None
+
+    assert wait_for(placed, "the recreated registry pod to run") == {node}
 
     cluster.kubectl("1.37", "delete", "deploy/registry", "pvc/registry-data")
     assert wait_for(

@@ -12,9 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_kubectl import DEPLOYMENT
+from kubeapi_cluster import DEPLOYMENT, Cluster, Pki, wait_for
 
-from conftest import Cluster, Pki, wait_for
 from k3s_standin.kubeapi import ApiServer, Request, Response, ServerConfig
 
 
