@@ -10,10 +10,11 @@ module: diagnose_node
 short_description: Read what a k3s node says about itself, in one round trip, changing nothing
 version_added: 1.0.0
 description:
-  - Collects the node-side facts C(playbooks/diagnose.yml) needs, in one round trip:
-    free space of O(paths), the journal's disk usage and journald's effective limits, the
-    state and restart count of the k3s units, the x509 and C(Unauthorized) lines those units logged, the node's
-    clock, and the catalog of every registry in O(registry_urls) as seen from the node.
+  - Collects the node-side facts C(playbooks/diagnose.yml) needs, in one round trip,
+    free space of O(paths), the journal's disk usage and journald's effective limits,
+    the state and restart count of the k3s units, the x509 and C(Unauthorized) lines
+    those units logged, the node's clock, and the catalog of every registry in
+    O(registry_urls) as seen from the node.
   - Uses the Python standard library only and writes nothing on the node. A probe that
     fails reports its error in the result; none of them fails the task.
   - The action plugin of the same name reads the controller's clock just before and just
