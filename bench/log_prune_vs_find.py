@@ -6,7 +6,9 @@ apparent size is set with ftruncate, nothing is written), then prunes the very s
 (rebuilt before each run) with the module's logic imported in-process and with find, in
 rotating order. The module runs with ``keep_rotated=0`` and no target, so it deletes
 exactly the files find deletes; a third run adds a budget that is never reached, which
-makes the module plan the whole tree oldest first and re-check every file before it goes.
+makes the module plan the whole tree oldest first and re-check every file before it goes;
+a fourth run has find also print what the module reports per file (allocated size, mtime,
+path), which makes find stat every file as the module does.
 Prints each time, the medians and the ratios; with ``--ansible`` it also times one
 ``ansible localhost -m remedy.k3s.log_prune`` run on the same tree.
 
@@ -79,10 +81,15 @@ def time_module(log_prune, top: Path, planned: bool = False) -> tuple[float, flo
     return time.perf_counter() - start, _cpu(children=False) - cpu
 
 
-def time_find(top: Path) -> tuple[float, float]:
-    cmd = ["find", str(top), "-type", "f", "-name", FIND_PATTERN, "-delete"]
+def time_find(top: Path, report: bool = False) -> tuple[float, float]:
+    cmd = ["find", str(top), "-type", "f", "-name", FIND_PATTERN]
+    if report:
+        # What the module reports per file: allocated size, mtime, path. find must then
+        # stat every file, as the module does.
+        cmd += ["-printf", "%b %T@ %p\\n"]
+    cmd.append("-delete")
     cpu, start = _cpu(children=True), time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start, _cpu(children=True) - cpu
 
 
@@ -117,17 +124,17 @@ def main() -> int:
     log_prune = _import_module_utils()
     work = Path(tempfile.mkdtemp(prefix="log_prune_bench.", dir=args.tmp))
     top = work / "log"
-    tools = ["module", "find", "planned"]
+    tools = ["module", "find", "planned", "find+printf"]
     times: dict[str, list[float]] = {tool: [] for tool in tools}
     cpus: dict[str, list[float]] = {tool: [] for tool in tools}
     try:
         for round_no in range(args.rounds):
-            order = tools[round_no % 3 :] + tools[: round_no % 3]
+            order = tools[round_no % len(tools) :] + tools[: round_no % len(tools)]
             for tool in order:
                 made = build_tree(top, args.files, args.dirs, args.apparent)
                 drop_caches_hint()
-                if tool == "find":
-                    elapsed, cpu = time_find(top)
+                if tool.startswith("find"):
+                    elapsed, cpu = time_find(top, report=tool == "find+printf")
                 else:
                     elapsed, cpu = time_module(log_prune, top, planned=tool == "planned")
                 left = remaining(top)
@@ -137,7 +144,7 @@ def main() -> int:
                 times[tool].append(elapsed)
                 cpus[tool].append(cpu)
                 print(
-                    f"round {round_no + 1} {tool:7s} wall {elapsed:7.3f} s  cpu {cpu:7.3f} s"
+                    f"round {round_no + 1} {tool:11s} wall {elapsed:7.3f} s  cpu {cpu:7.3f} s"
                     f"  ({made} files)"
                 )
                 shutil.rmtree(top)
@@ -149,7 +156,9 @@ def main() -> int:
             print(
                 f"median {label}: module {med['module']:.3f} s, find {med['find']:.3f} s, "
                 f"ratio {med['module'] / med['find']:.2f}x; with a budget (planned oldest "
-                f"first) {med['planned']:.3f} s, ratio {med['planned'] / med['find']:.2f}x"
+                f"first) {med['planned']:.3f} s, ratio {med['planned'] / med['find']:.2f}x; "
+                f"find -printf '%b %T@ %p' -delete {med['find+printf']:.3f} s, module/that "
+                f"{med['module'] / med['find+printf']:.2f}x"
             )
         if args.ansible:
             build_tree(top, args.files, args.dirs, args.apparent)
