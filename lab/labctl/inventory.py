@@ -32,6 +32,9 @@ def build(state: LabState, paths: Paths) -> dict[str, Any]:
                         "k3s_server_url": f"https://{state.server.name}:{API_PORT}",
                         "k3s_kubeconfig": str(paths.kubeconfig),
                         "k3s_lab": True,
+                        # The lab fakes clock skew with libfaketime, which no NTP step can
+                        # undo: remedy.k3s.clock_sync runs the lab's own fix instead.
+                        "clock_sync_command": ["k3s-lab", "heal", "clock-skew"],
                     },
                 }
             }
