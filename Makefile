@@ -12,7 +12,7 @@ help:  ## List the targets
 setup:  ## Install everything the project needs (idempotent)
 	scripts/setup
 
-demo: setup  ## The main job: build the lab, break it as the incident, run the runbook
+demo: setup  ## The main job: build the lab, break it as the incident, run recover.yml on it
 	scripts/demo
 
 test: setup  ## Every gate and test: lint, syntax, build, unit, lab, Molecule (pytest)
