@@ -60,10 +60,7 @@ def _k3s_lab(lab: Lab, nodes: list[Node], args: list[str], stdin: bytes | None =
 def certs_expired(lab: Lab, opts: BreakOptions, say: Say) -> None:
     # Agents hold no CA keys: hand them the server's (as a joining server would get them).
     bundle = lab.podman.exec(lab.state.server.container, ["k3s-lab", "ca-bundle"]).stdout
-    _k3s_lab(lab, [lab.state.server], ["break", "certs-expired"])
-    _k3s_lab(
-        lab, lab.state.agent_nodes(), ["break", "certs-expired", "--ca-from", "-"], bundle.encode()
-    )
+    _k3s_lab(lab, lab.state.nodes(), ["break", "certs-expired", "--ca-from", "-"], bundle.encode())
     say("leaves re-signed to have expired yesterday on every node")
 
 

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.podman import Podman
+from labctl.podman import Podman, PodmanError
 
 BAD_STATUSES = ("EXPIRED", "NOT YET VALID")
 
@@ -52,7 +52,10 @@ SEPARATOR = "--- registry ---"
 def probe(podman: Podman, container: str, registry_port: int) -> NodeFacts | str:
     """The node's facts, or the reason they could not be read."""
     script = PROBE.format(sep=shlex.quote(SEPARATOR), port=registry_port)
-    result = podman.exec(container, ["sh", "-c", script], check=False, timeout=30)
+    try:
+        result = podman.exec(container, ["sh", "-c", script], check=False, timeout=90)
+    except PodmanError as err:
+        return str(err)
     if result.returncode != 0:
         return (result.stderr.strip() or result.stdout.strip() or "k3s-lab facts failed")[-300:]
     facts_text, _, catalog_text = result.stdout.partition(SEPARATOR)

@@ -53,14 +53,20 @@ class Podman:
         timeout: float | None = 300.0,
     ) -> Result:
         cmd = [self.executable, *args]
-        proc = subprocess.run(
-            cmd,
-            input=input_bytes,
-            capture_output=True,
-            env=self.env(),
-            timeout=timeout,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                cmd,
+                input=input_bytes,
+                capture_output=True,
+                env=self.env(),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise PodmanError(
+                f"`{' '.join(cmd)}` did not finish in {timeout:.0f}s: is the machine overloaded, "
+                "or the container hung? (`podman ps`, `podman logs NAME`)"
+            ) from err
         result = Result(
             proc.returncode,
             proc.stdout.decode("utf-8", "replace"),

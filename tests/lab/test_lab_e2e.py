@@ -58,7 +58,7 @@ class LabHandle:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
     def node_exec(self, node: str, *argv: str, check: bool = True) -> str:
-        return self.podman.exec(f"{PREFIX}{node}", list(argv), check=check, timeout=120).stdout
+        return self.podman.exec(f"{PREFIX}{node}", list(argv), check=check, timeout=300).stdout
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.lab("status", "--json").stdout)
@@ -101,6 +101,7 @@ def lab() -> Any:
     if up.returncode != 0:
         handle.lab("down", check=False)
         pytest.fail(f"lab up failed:\n{up.stdout}\n{up.stderr}")
+    print(up.stdout)  # the phase timings, shown with -s
     yield handle
     handle.lab("down", check=False)
 
@@ -301,7 +302,8 @@ def test_rotate_backs_up_and_renews_then_agents_recover(lab):
     assert lab.node_exec("server", "test", "-f", f"{backups.split()[-1]}/client-admin.crt") == ""
     assert lab.node_exec("server", "sha256sum", f"{tls}/client-admin.crt").split()[0] != before
     for agent in ("agent1", "agent2"):
-        lab.node_exec(agent, "systemctl", "restart", "k3s-agent")
+        # --no-block: the unit is Type=notify and only notifies once the agent has its certs.
+        lab.node_exec(agent, "systemctl", "restart", "--no-block", "k3s-agent")
     lab.refresh_kubeconfig()
 
     def all_ready() -> bool:
@@ -341,6 +343,8 @@ def test_log_storm_fills_var_log(lab):
 
 
 def test_incident_status_shows_every_symptom(lab):
+    # The breakers above left the lab broken in their own ways: the incident starts afresh.
+    lab.lab("up", "--image", IMAGE)
     lab.lab("break", "incident")
 
     def agents_not_ready() -> bool:
