@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from labctl import breakers, inventory, kubeconfig, registry
+from labctl.innode import registry_runner
 from labctl.layout import LabState, check_prefix, paths_for
 
 
@@ -187,3 +188,44 @@ def test_lab_command_runs_and_lists_every_scenario():
     )
     for scenario in ("incident", *breakers.INCIDENT):
         assert scenario in "".join(out.stdout.split())
+
+
+def _registry_pod(uid: str, created: str, **extra: object) -> dict:
+    pod = {
+        "metadata": {"uid": uid, "name": f"registry-{uid}", "namespace": "default"},
+        "spec": {"containers": [{"name": "registry", "image": "registry:2"}]},
+        "status": {"phase": "Running"},
+    }
+    pod["metadata"]["creationTimestamp"] = created
+    pod.update(extra)
+    return pod
+
+
+def test_registry_without_a_volume_lives_in_the_pods_own_layer():
+    old = _registry_pod("a", "2026-01-01T00:00:00Z")
+    new = _registry_pod("b", "2026-01-02T00:00:00Z")
+    gone = _registry_pod("c", "2026-01-03T00:00:00Z")
+    gone["metadata"]["deletionTimestamp"] = "2026-01-03T00:00:01Z"
+    other = {"metadata": {"uid": "d", "name": "blog"}, "spec": {"containers": [{"image": "blog"}]}}
+    want = registry_runner.desired([old, new, gone, other])
+    assert want is not None
+    assert (want.uid, want.ephemeral) == ("b", True)
+    assert want.storage == registry_runner.PODS_DIR / "b" / "rootfs" / "var" / "lib" / "registry"
+    assert registry_runner.desired([gone, other]) is None
+
+
+def test_registry_with_a_claim_keeps_its_data_across_pods():
+    spec = {
+        "containers": [
+            {
+                "image": "docker.io/library/registry:2.8",
+                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/registry"}],
+            }
+        ],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "registry-data"}}],
+    }
+    first = registry_runner.desired([_registry_pod("a", "1", spec=spec)])
+    second = registry_runner.desired([_registry_pod("b", "2", spec=spec)])
+    assert first is not None and second is not None
+    assert not first.ephemeral
+    assert first.storage == second.storage == registry_runner.STORAGE_DIR / "default_registry-data"
