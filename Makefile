@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint unit molecule lab-up lab-break lab-status lab-down build clean
+.PHONY: help setup demo test lint unit lab-test molecule lab-up lab-break lab-status lab-down build clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -24,6 +24,9 @@ lint: setup  ## Only the lint and build gates
 unit: setup  ## Only the fast tests (no containers)
 	$(ENV) pytest -m 'not podman' $(PYTEST_ARGS)
 
+lab-test: setup  ## Only the incident lab's own tests
+	$(ENV) pytest tests/lab $(PYTEST_ARGS)
+
 molecule: setup  ## Only the Molecule scenarios
 	$(ENV) pytest tests/molecule $(PYTEST_ARGS)
 
@@ -42,5 +45,5 @@ lab-down:  ## Remove the lab's containers and network
 build: setup  ## Build the collection artifact (remedy-k3s-<version>.tar.gz)
 	$(ENV) ansible-galaxy collection build --force --output-path build .
 
-clean:  ## Remove local state (.venv stays; see scripts/setup)
-	rm -rf .cache/lab build reports .pytest_cache .ruff_cache
+clean:  ## Remove local state: labs' files, reports, builds (.venv and the image stay)
+	rm -rf .cache/lab .cache/lab-* inventory/lab build reports .pytest_cache .ruff_cache
