@@ -76,6 +76,7 @@ def test_collection_builds_and_installs(tmp_path: Path) -> None:
             "install",
             "--offline",
             "--no-deps",
+            "--force",
             "-p",
             str(tmp_path / "installed"),
             str(artifacts[0]),
