@@ -49,6 +49,8 @@ author: remedy.k3s maintainers
 """
 
 FINDINGS_FACT = "diagnose_findings"
+# What the runbook itself counts as unhealthy at the end (recover.yml sets it).
+BLOCKING_FACT = "recover_blocking_findings"
 
 
 class CallbackModule(CallbackBase):
@@ -90,6 +92,8 @@ class CallbackModule(CallbackBase):
         facts = result._result.get("ansible_facts") or {}
         if isinstance(facts.get(FINDINGS_FACT), list):
             self._findings.append({"findings": facts[FINDINGS_FACT]})
+        if isinstance(facts.get(BLOCKING_FACT), list) and self._findings:
+            self._findings[-1]["blocking"] = facts[BLOCKING_FACT]
 
     def v2_runner_on_failed(self, result: TaskResult, ignore_errors: bool = False) -> None:
         self._record(result, "ok" if ignore_errors else "failed")

@@ -114,6 +114,9 @@ def build_report(
     wall = max(ended - started, 0.0)
     waiting = sum(s["waiting_seconds"] for s in summaries)
     remaining = list((after or {}).get("findings", []))
+    # The runbook may leave some findings to other playbooks (the registry): only those
+    # it names as blocking make the cluster unhealthy; without that list, every one does.
+    blocking = list((after or {}).get("blocking", remaining))
     return {
         "schema_version": SCHEMA_VERSION,
         "check_mode": check_mode,
@@ -125,7 +128,8 @@ def build_report(
         "found": list((before or {}).get("findings", [])),
         "stages": summaries,
         "remaining": remaining,
-        "healthy": after is not None and not remaining,
+        "blocking": blocking,
+        "healthy": after is not None and not blocking,
     }
 
 

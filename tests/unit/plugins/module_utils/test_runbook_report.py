@@ -86,3 +86,13 @@ def test_markdown_names_findings_stages_and_what_is_left() -> None:
     assert "**NOT healthy**" in text
     assert "| Free disk | changed | 10.0 | agent1: prune |" in text
     assert text.count("/var/log is full (agent1). Free space first.") == 2
+
+
+def test_findings_left_to_other_playbooks_do_not_make_it_unhealthy() -> None:
+    registry = {**FINDING, "id": "registry_images_missing", "category": "registry"}
+    report = build_report(
+        [], before={"findings": [registry]}, after={"findings": [registry], "blocking": []},
+        started=0.0, ended=1.0, check_mode=False,
+    )  # fmt: skip
+    assert report["healthy"] is True
+    assert report["remaining"] == [registry]
