@@ -168,6 +168,9 @@ def registry_lost(lab: Lab, opts: BreakOptions, say: Say) -> None:
         node = registry_node(lab, client)
         if pod is None or pod["metadata"]["uid"] == old_uid or node is None:
             return False
+        # Until the node's runner has switched, the old registry still answers.
+        if registry.serving_pod_uid(lab.podman, node.container) != pod["metadata"]["uid"]:
+            return False
         names = registry.catalog(lab.podman, node.container, REGISTRY_PORT)
         if names is None:
             return False

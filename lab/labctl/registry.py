@@ -132,6 +132,16 @@ def catalog(podman: Podman, container: str, port: int) -> list[str] | None:
         return None
 
 
+def serving_pod_uid(podman: Podman, container: str) -> str | None:
+    """The uid of the pod whose registry the node's runner has started, if any."""
+    result = podman.exec(
+        container, ["cat", "/run/remedy-lab-registry/pod-uid"], check=False, timeout=20
+    )
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
+
+
 def registry_pod(client: KubeClient) -> dict[str, Any] | None:
     """The incident's registry pod (label app=registry), the newest if several exist."""
     pods = [

@@ -38,6 +38,9 @@ REGISTRY_DATA = "/var/lib/registry"
 PODS_DIR = Path("/var/lib/kubelet/pods")
 STORAGE_DIR = Path("/var/lib/rancher/k3s/storage")
 RUN_DIR = Path("/run/remedy-lab-registry")
+# The uid of the pod whose registry answers on the port, so that the lab can tell the
+# old registry from its replacement (both answer /v2/_catalog).
+SERVING_FILE = RUN_DIR / "pod-uid"
 AGENT_DIR = Path("/var/lib/rancher/k3s/agent")
 
 
@@ -126,6 +129,7 @@ class Runner:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+        SERVING_FILE.unlink(missing_ok=True)
         if self.current is not None:
             log(f"stopped the registry of pod {self.current.name}")
             if self.current.ephemeral:
@@ -144,6 +148,7 @@ class Runner:
         )
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)])
         self.current = want
+        SERVING_FILE.write_text(want.uid + "\n")
         kind = "no volume: starts empty" if want.ephemeral else "volume: data kept"
         log(f"started the registry of pod {want.name} on :{port}, data {want.storage} ({kind})")
 
