@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ansible import constants as C
 from ansible import context
+from ansible.playbook.block import Block
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.remedy.k3s.plugins.module_utils.runbook_report import (
@@ -96,7 +97,8 @@ class CallbackModule(CallbackBase):
             self._findings[-1]["blocking"] = facts[BLOCKING_FACT]
 
     def v2_runner_on_failed(self, result: TaskResult, ignore_errors: bool = False) -> None:
-        self._record(result, "ok" if ignore_errors else "failed")
+        handled = ignore_errors or _rescued(result._task)
+        self._record(result, "failed" if not handled else "ok" if ignore_errors else "rescued")
 
     def v2_runner_on_skipped(self, result: TaskResult) -> None:
         self._record(result, "skipped")
@@ -159,6 +161,19 @@ class CallbackModule(CallbackBase):
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         (directory / f"{stem}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         (directory / f"{stem}.md").write_text(text)
+
+
+def _rescued(task: Task) -> bool:
+    """Whether a failure of ``task`` is handled by the rescue of a block around it."""
+    node: Any = task
+    parent = getattr(node, "_parent", None)
+    while parent is not None:
+        if isinstance(parent, Block) and parent.rescue:
+            uuids = {getattr(item, "_uuid", None) for item in parent.block}
+            if node._uuid in uuids:
+                return True
+        node, parent = parent, getattr(parent, "_parent", None)
+    return False
 
 
 def _reports_dir() -> Path:

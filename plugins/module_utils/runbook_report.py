@@ -34,7 +34,7 @@ class TaskRecord:
     host: str
     task: str
     action: str
-    status: str  # ok | changed | failed | skipped | unreachable
+    status: str  # ok | changed | failed | rescued | skipped | unreachable
     seconds: float
     waiting: bool
     msg: str = ""
@@ -66,13 +66,17 @@ def stage_summary(stage: Stage) -> dict[str, Any]:
     """What a stage did, host by host, and where its time went."""
     changed: dict[str, list[str]] = {}
     failed: dict[str, list[str]] = {}
+    rescued: dict[str, list[str]] = {}
     for record in stage.tasks:
         if record.status == "changed":
             changed.setdefault(record.host, [])
             if record.task not in changed[record.host]:
                 changed[record.host].append(record.task)
         elif record.status in ("failed", "unreachable"):
-            failed.setdefault(record.host, []).append(f"{record.task}: {record.msg}".strip())
+            failed.setdefault(record.host, []).append(_what(record))
+        elif record.status == "rescued":
+            # Failed inside a block whose rescue handled it: the stage went on.
+            rescued.setdefault(record.host, []).append(_what(record))
     ran = [r for r in stage.tasks if r.status != "skipped"]
     wall = max(stage.ended - stage.started, 0.0)
     # Hosts wait in parallel: a task's wait is its slowest host's, not their sum.
@@ -89,7 +93,12 @@ def stage_summary(stage: Stage) -> dict[str, Any]:
         "waiting_seconds": round(waiting, 1),
         "changed": changed,
         "failed": failed,
+        "rescued": rescued,
     }
+
+
+def _what(record: TaskRecord) -> str:
+    return f"{record.task}: {record.msg}" if record.msg else record.task
 
 
 def _outcome(ran: list[TaskRecord], changed: Mapping[str, Any], failed: Mapping[str, Any]) -> str:
@@ -164,6 +173,17 @@ def markdown(report: Mapping[str, Any], when: str) -> str:
     if failures:
         lines += ["", "## Failures", ""]
         lines += [f"- {stage} on {host}: {msg}" for stage, host, msg in failures]
+    handled = [
+        (s["name"], h, m)
+        for s in report["stages"]
+        for h, ms in s.get("rescued", {}).items()
+        for m in ms
+    ]
+    if handled:
+        lines += ["", "## Handled along the way", ""]
+        lines += [
+            f"- {stage} on {host}: {msg} (handled by the stage)" for stage, host, msg in handled
+        ]
     lines += ["", "## Still wrong", "", *_finding_lines(report["remaining"], empty="Nothing.")]
     return "\n".join(lines) + "\n"
 

@@ -57,6 +57,20 @@ def test_stage_outcomes() -> None:
     assert stage_summary(broken)["outcome"] == "failed"
 
 
+def test_a_rescued_failure_is_listed_but_does_not_fail_the_stage() -> None:
+    stage = Stage(
+        "disk",
+        [],
+        0.0,
+        1.0,
+        [record("prune", "agent1", "rescued"), record("vacuum", "agent1", "changed")],
+    )
+    summary = stage_summary(stage)
+    assert summary["outcome"] == "changed"
+    assert summary["failed"] == {}
+    assert summary["rescued"] == {"agent1": ["prune"]}
+
+
 def test_report_is_healthy_only_when_the_final_diagnose_found_nothing() -> None:
     stages = [Stage("disk", ["disk"], 0.0, 10.0, [record("prune", "agent1", "changed", 2.0)])]
     fixed = build_report(
