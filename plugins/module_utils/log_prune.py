@@ -232,14 +232,21 @@ def resolve_paths(options: PruneOptions) -> list[str]:
     return [p for p in resolved if not any(o != p and _inside(p, o) for o in resolved)]
 
 
-def _eligible(groups: dict[str, list[Candidate]], keep: int) -> list[Candidate]:
-    """Rotated files of one directory minus the newest ``keep`` of each log, oldest first."""
+def _eligible(groups: dict[str, list[Candidate]], keep: int, ordered: bool) -> list[Candidate]:
+    """Rotated files of one directory minus the newest ``keep`` of each log.
+
+    Oldest first when ``ordered``; without it (everything eligible goes, so the order
+    cannot change the outcome) nothing is sorted beyond what choosing the kept ones needs.
+    """
+    if keep == 0 and not ordered:
+        return [cand for members in groups.values() for cand in members]
     out: list[Candidate] = []
     for members in groups.values():
         if len(members) > keep:
             members.sort(key=_by_age)
             out.extend(members[: len(members) - keep])
-    out.sort(key=_by_age)
+    if ordered:
+        out.sort(key=_by_age)
     return out
 
 
@@ -290,7 +297,10 @@ class Scanner:
         self.dirs[parent] = (pst.st_dev, pst.st_ino)
         groups: dict[str, list[Candidate]] = {}
         self._add_file(self.plans[st.st_dev], parent, name, path, st, groups)
-        self._emit(self.plans[st.st_dev], _eligible(groups, self.options.keep_rotated))
+        self._emit(
+            self.plans[st.st_dev],
+            _eligible(groups, self.options.keep_rotated, self.on_batch is None),
+        )
 
     def _walk(self, top: str, top_st: os.stat_result) -> None:
         stack = [(top, top_st)]
@@ -329,7 +339,9 @@ class Scanner:
                 self._add_file(plan, directory, name, prefix + name, st, groups)
             elif stat.S_ISDIR(st.st_mode):
                 self._enter(prefix + name, st, dev, stack, pods)
-        self._emit(plan, [*_eligible(groups, self.options.keep_rotated), *pods])
+        self._emit(
+            plan, [*_eligible(groups, self.options.keep_rotated, self.on_batch is None), *pods]
+        )
 
     def _emit(self, plan: FsPlan, deletions: list[Candidate]) -> None:
         if not deletions:
@@ -700,7 +712,7 @@ def prune(options: PruneOptions, *, check_mode: bool, statvfs: StatVfs = os.stat
 
     With a target or a budget the whole tree is scanned first, so that deletions go
     oldest first across it. Without either, everything eligible goes anyway, and each
-    directory is pruned as soon as it is listed (oldest first within it), the way
+    directory is pruned as soon as it is listed (in listing order: all of it goes), the way
     ``find -delete`` works.
     """
     roots = resolve_paths(options)

@@ -27,7 +27,7 @@ description:
     bytes would be exceeded. Without O(target_free) it prunes everything it may.
   - With O(target_free) or O(max_delete) the whole tree is scanned first and deletions go
     oldest first across it, each file re-checked by inode just before it goes. Without
-    either, every eligible file goes anyway, so each directory is pruned (oldest first) as
+    either, every eligible file goes anyway, so each directory is pruned (in listing order) as
     soon as it is listed, at the pace of C(find -delete).
   - Space is counted in allocated blocks, so a sparse file frees only the blocks it holds
     and removing one name of a hard-linked file frees nothing.
