@@ -427,7 +427,12 @@ def server_names(api_nodes: list[Data], inventory_servers: Iterable[str]) -> set
 def not_ready_findings(nodes: list[Data], api: Data, inventory: str) -> list[Finding]:
     """NotReady in the API, or (when the API cannot tell) a k3s-agent that keeps being refused."""
     hits: dict[str, str] = {}
+    # Nodes whose state the API reported: their Ready condition is the answer. A server's
+    # journal also holds the refusals of *other* nodes' requests (agents still presenting
+    # expired certificates), so it says nothing about that server when the API can tell.
+    known: set[str] = set()
     if api.get("credential"):
+        known = {n["metadata"]["name"] for n in api.get("nodes") or []}
         for node in api.get("nodes") or []:
             if not _ready(node):
                 name = node["metadata"]["name"]
@@ -445,7 +450,7 @@ def not_ready_findings(nodes: list[Data], api: Data, inventory: str) -> list[Fin
                 )
     for node in _reachable(nodes):
         errors = node["probe"].get("journal_errors", {})
-        if node["name"] not in hits and errors.get("recent_api_errors"):
+        if node["name"] not in known and errors.get("recent_api_errors"):
             hits[node["name"]] = (
                 f"{node['name']}: k3s logged {errors['recent_api_errors']} x509/Unauthorized "
                 f"errors in the last minutes, so its kubelet cannot report to the API "

@@ -227,6 +227,20 @@ def test_without_the_api_refused_agents_are_found_from_their_journal(lab) -> Non
     assert "42" in found[1]["evidence"][0]
 
 
+def test_refusals_in_the_journal_do_not_overrule_a_ready_node_in_the_api(lab) -> None:
+    # Right after a rotation the server's journal still holds the refusals of the agents'
+    # old certificates; the API says the server is Ready, and that is the answer.
+    nodes, api = lab
+    nodes[0]["probe"]["journal_errors"] = {
+        "recent_api_errors": 49,
+        "last_api_error": 'k3s[2]: "Unable to authenticate the request" err="x509: expired"',
+    }
+    assert kf.build_findings(nodes, api, CFG) == []
+    # A node the API does not list is still judged by its journal.
+    api["nodes"] = [n for n in api["nodes"] if n["metadata"]["name"] != nodes[0]["name"]]
+    assert "nodes_not_ready" in ids(kf.build_findings(nodes, api, CFG))
+
+
 def test_unreachable_node_and_stopped_k3s_are_findings(lab) -> None:
     nodes, api = lab
     nodes[1] = {"name": "agent1", "roles": ["agent"], "reachable": False, "msg": "ssh: timeout"}
