@@ -112,6 +112,34 @@ def test_lost_node_goes_not_ready_and_its_pods_move(lab: Cluster) -> None:
     )
 
 
+def test_no_eviction_when_no_node_is_ready(lab: Cluster) -> None:
+    # The node lifecycle controller's full disruption: with every node of the zone
+    # NotReady it suspects its own connectivity and evicts nothing.
+    before = {
+        p["metadata"]["name"]: p["spec"]["nodeName"]
+        for p in _pods(lab, "app")
+        if "deletionTimestamp" not in p["metadata"]
+    }
+    assert before
+    nodes = ("server1", "agent1", "agent2")
+    for node in nodes:
+        assert lab.request("POST", f"/lab/nodes/{node}/heartbeat", {"stopped": True})[0] == 200
+    try:
+        _advance(lab, 45)
+        listing = lab.kubectl("1.37", "get", "nodes", "--no-headers").stdout
+        assert [line.split()[1] for line in listing.splitlines()] == ["NotReady"] * 3
+        _advance(lab, 301)
+        _advance(lab, 5)
+        after = {p["metadata"]["name"]: p for p in _pods(lab, "app")}
+        assert set(after) == set(before)
+        assert all("deletionTimestamp" not in p["metadata"] for p in after.values())
+        assert {n: p["spec"]["nodeName"] for n, p in after.items()} == before
+    finally:
+        for node in nodes:
+            lab.request("POST", f"/lab/nodes/{node}/heartbeat", {"stopped": False})
+        lab.settle()
+
+
 def test_restart_keeps_every_object(tmp_path: Path, certs: Pki) -> None:
     first = start_cluster(tmp_path / "restart", certs)
     try:

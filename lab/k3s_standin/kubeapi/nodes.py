@@ -107,12 +107,19 @@ class NodeControllers(ControllerBase):
         return max(stamps) if stamps else None
 
     # -- node lifecycle ------------------------------------------------------------------
+    def _stale(self, node: Obj, now: datetime) -> bool:
+        last = self._last_heartbeat(node)
+        return last is not None and (now - last).total_seconds() > self.settings.node_grace_seconds
+
     def _node_lifecycle(self, now: datetime) -> None:
-        for node in self.store.list("nodes"):
-            last = self._last_heartbeat(node)
-            stale = (
-                last is not None and (now - last).total_seconds() > self.settings.node_grace_seconds
-            )
+        nodes = self.store.list("nodes")
+        # The node lifecycle controller's full disruption: when no node of the (single)
+        # zone is Ready it blames its own connectivity and evicts nothing.
+        full_disruption = bool(nodes) and not any(
+            node_ready(n) and not self._stale(n, now) for n in nodes
+        )
+        for node in nodes:
+            stale = self._stale(node, now)
             taints = node["spec"].get("taints") or []
             ready = condition(node, "Ready")
             if stale and ready is not None and ready.get("status") != "Unknown":
@@ -126,7 +133,7 @@ class NodeControllers(ControllerBase):
                 self.store.update("nodes", node)
             elif stale and not has_taint:
                 self._taint_unreachable(node, now)
-            if stale:
+            if stale and not full_disruption:
                 self._evict_from(node, now)
 
     def _mark_unknown(self, node: Obj, now: datetime) -> None:
