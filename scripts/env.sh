@@ -4,7 +4,13 @@
 
 REMEDY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export REMEDY_ROOT
-export REMEDY_VENV="${REMEDY_VENV:-${REMEDY_ROOT}/.venv}"
+# REMEDY_VENV may point elsewhere, but a value that sourcing another checkout left in this
+# shell is not a choice: that checkout's venv would silently run this one's tests.
+if [ -z "${REMEDY_VENV:-}" ] || { [ -n "${REMEDY_VENV_OF:-}" ] && [ "${REMEDY_VENV_OF}" != "${REMEDY_ROOT}" ]; }; then
+  REMEDY_VENV="${REMEDY_ROOT}/.venv"
+  export REMEDY_VENV_OF="${REMEDY_ROOT}"
+fi
+export REMEDY_VENV
 # Podman reads the project's configuration instead of /etc (scripts/setup writes it).
 export CONTAINERS_CONF="${REMEDY_ROOT}/.cache/containers/containers.conf"
 # Shared between clones on one machine, so a fresh clone reuses a built node image.

@@ -169,7 +169,7 @@ def test_full_disk_node(tmp_path, node, pipelining):
         "      changed_when: false\n"
         "      ignore_errors: true",
     )
-    keep = {_under_tmp(p) for p in (Path(sys.prefix), tmp_path, node)} - {None}
+    keep = {_under_tmp(p) for p in (Path(sys.prefix), ROOT, tmp_path, node)} - {None}
     real_tmp = Path(f"/mnt/cert-info-real-tmp-{os.getpid()}")
     real_tmp.mkdir(parents=True, exist_ok=True)
     env = {
